@@ -1,0 +1,1 @@
+"""The error-code catalog transcribed from the providers' documentation."""

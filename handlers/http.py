@@ -1,0 +1,131 @@
+"""Plain HTTP request/response values, so the domain never sees ``azure.functions``.
+
+``function_app.py`` and the local host translate their own request objects into
+:class:`Request` and turn a :class:`Response` back into theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
+PROBLEM_TYPE_BASE = "https://acs-triage.dev/problems/"
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive header map (HTTP header names are case-insensitive)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items: dict[str, tuple[str, str]] = {
+            key.lower(): (key, value) for key, value in (items or {}).items()
+        }
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()][1]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    body: bytes = b""
+    headers: Headers = field(default_factory=Headers)
+    params: Mapping[str, str] = field(default_factory=dict)
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def mimetype(self) -> str:
+        return self.headers.get("Content-Type", JSON).split(";")[0]
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(status, body, {"Content-Type": JSON, **(headers or {})})
+
+
+class ProblemError(Exception):
+    """An error that knows its HTTP status and RFC 9457 problem type.
+
+    Raised anywhere in the delivery protocol; the route turns it into problem+json.
+    """
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    def to_response(self) -> Response:
+        return problem_response(
+            self.status, self.title, self.detail, slug=self.slug, headers=self.headers
+        )
+
+
+class BadRequest(ProblemError, ValueError):
+    status, slug, title = 400, "bad-request", "The body is not an event delivery"
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid credentials"
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Topic not allowed"
+
+
+class NotFound(ProblemError, LookupError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "Body over the size limit"
+
+
+class ServiceUnavailable(ProblemError):
+    status, slug, title = 503, "alert-destination-unavailable", "An alert destination failed"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    payload = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return Response(status, body, {**(headers or {}), "Content-Type": PROBLEM_JSON})
