@@ -9,7 +9,6 @@ of them, and then holds every data file to it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -21,8 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "catalog" / "data"
 DOC_NAME = "002_2cef8ca5ec04bd03.txt"
-# The seed documents live beside the work tree; ACS_TRIAGE_SEEDS points elsewhere when they do not.
-SEEDS_ENV = "ACS_TRIAGE_SEEDS"
+# The seed documents are kept in the repository, byte for byte, beside the data they explain.
+SEEDS = REPO / "catalog" / "seeds"
 
 Row = dict[str, Any]
 
@@ -80,9 +79,7 @@ CODE_LIST = re.compile(r"\d+(?:, \d+)+(?= )")
 
 
 def seed_path() -> Path:
-    override = os.environ.get(SEEDS_ENV)
-    seeds = Path(override) if override else REPO.parent / "shared" / "seeds"
-    return seeds / DOC_NAME
+    return SEEDS / DOC_NAME
 
 
 @cache
@@ -97,8 +94,6 @@ def seed_lines() -> tuple[str, ...]:
 
 @pytest.fixture
 def seed() -> tuple[str, ...]:
-    if not seed_path().is_file():
-        pytest.skip(f"seed document {DOC_NAME} not found (set {SEEDS_ENV} to its folder)")
     return seed_lines()
 
 
