@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from catalog.models import Domain
+from handlers.envelope import Envelope
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]
 
@@ -47,3 +50,38 @@ class Outcome:
     time: str | None = None
     source: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+
+
+def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Outcome:
+    """An Outcome carrying the envelope's identity, with the given verdict and fields."""
+    return Outcome(
+        index=envelope.index,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        status=status,
+        subject=envelope.subject,
+        time=envelope.time,
+        source=envelope.source,
+        **fields,
+    )
+
+
+def invalid(envelope: Envelope, reason: str) -> Outcome:
+    return outcome_for(envelope, "invalid", reason=reason)
+
+
+def validation_reason(error: ValidationError, prefix: str = "data") -> str:
+    """A short, secret-free account of what was wrong with an event's data (no input values)."""
+    parts = []
+    for issue in error.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in (prefix, *issue["loc"]))
+        parts.append(f"{where}: {issue['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def lower_keys(value: Any) -> Any:
+    """The same dict with its keys lower-cased, one level deep."""
+    if isinstance(value, dict):
+        return {str(key).lower(): item for key, item in value.items()}
+    return value

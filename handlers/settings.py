@@ -89,9 +89,21 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator(
-        "allowed_topics", "alert_categories", "alert_include_codes", "alert_exclude_codes",
+        "allowed_topics",
+        "alert_categories",
+        "alert_include_codes",
+        "alert_exclude_codes",
         mode="before",
     )(_split_commas)
+
+    @field_validator("alert_categories")
+    @classmethod
+    def _categories_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = ("Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError")
+        unknown = [item for item in value if item not in known]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; use any of {', '.join(known)}")
+        return value
 
     @field_validator("alert_include_codes", "alert_exclude_codes")
     @classmethod

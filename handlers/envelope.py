@@ -1,0 +1,187 @@
+"""Turn a delivery body into events, whichever schema it uses.
+
+Event Grid sends its own schema as a JSON array (``eventType``, ``topic``, ``eventTime``) or
+CloudEvents 1.0 as one object or an array (``type``, ``source``, ``time``, ``specversion``);
+Call Automation posts an array of CloudEvents. The Content-Type is not trusted: the body says
+which it is.
+
+Two levels of failure, on purpose:
+
+- the body is not an event delivery at all (not UTF-8, not JSON, a scalar, no element with a
+  type): :class:`~handlers.http.BadRequest`, answered 400, because a retry can never succeed;
+- one element is unreadable (no id, wrong types): an :class:`Envelope` with ``problem`` set, so
+  the rest of the batch proceeds and the bad one is reported and alerted on, never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from handlers.http import BadRequest
+
+Schema = Literal["eventgrid", "cloudevents"]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event of a delivery, schema-neutral. ``problem`` is set when it cannot be read."""
+
+    index: int
+    schema: Schema | None
+    id: str | None
+    type: str | None
+    source: str | None  # Event Grid ``topic`` or CloudEvents ``source``
+    subject: str | None
+    time: str | None
+    data: Any
+    problem: str | None = None
+    fingerprint: str | None = None  # stands in for the id of an event that has none
+
+    @property
+    def key(self) -> str:
+        """Identity of this event across redeliveries: its source and id, else its content."""
+        if self.id is not None:
+            return f"{(self.source or '').lower()}\n{self.id}"
+        return f"sha256:{self.fingerprint}"
+
+
+def decode_body(body: bytes) -> Any:
+    """Parse a body as strict JSON, or raise BadRequest saying why it cannot be read."""
+    if not body or not body.strip():
+        raise BadRequest("The body is empty; expected an event or an array of events.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"The body is not valid UTF-8 (byte {error.start}).") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequest("The body nests too deeply to be an event delivery.") from None
+    except ValueError as error:
+        raise BadRequest(f"The body is not valid JSON: {_short(str(error))}") from None
+
+
+def parse_events(payload: Any) -> list[Envelope]:
+    """Split a parsed body into envelopes; raise BadRequest when nothing in it is an event."""
+    if isinstance(payload, dict):
+        if not _looks_like_event(payload):
+            raise BadRequest(
+                "The body is a JSON object without 'type' (CloudEvents) or 'eventType' "
+                "(Event Grid schema), so it is not an event."
+            )
+        return [read_envelope(0, payload)]
+    if isinstance(payload, list):
+        if not payload:
+            raise BadRequest("The body is an empty array; expected at least one event.")
+        if not any(isinstance(item, dict) and _looks_like_event(item) for item in payload):
+            raise BadRequest("No element of the array is an event (an object with a type).")
+        return [read_envelope(index, item) for index, item in enumerate(payload)]
+    kind = "null" if payload is None else type(payload).__name__
+    raise BadRequest(f"The body is a JSON {kind}; expected an event or an array of events.")
+
+
+def _looks_like_event(item: dict[str, Any]) -> bool:
+    return isinstance(item.get("type"), str) or isinstance(item.get("eventType"), str)
+
+
+def read_envelope(index: int, item: Any) -> Envelope:
+    """Read one element; never raises: an unreadable element comes back with ``problem`` set."""
+    if not isinstance(item, dict):
+        return _unreadable(index, item, f"element {index} is not a JSON object")
+    if "specversion" in item or ("type" in item and "eventType" not in item):
+        return _read_cloudevent(index, item)
+    return _read_eventgrid(index, item)
+
+
+def _read_cloudevent(index: int, item: dict[str, Any]) -> Envelope:
+    problems = _string_fields(item, required=("id", "type", "source"), optional=("subject", "time"))
+    specversion = item.get("specversion")
+    if specversion is not None and specversion != "1.0":
+        problems.append(f"'specversion' is {_short(repr(specversion))}, expected '1.0'")
+    return _envelope(
+        index,
+        item,
+        "cloudevents",
+        problems,
+        source=item.get("source"),
+        type_=item.get("type"),
+        time=item.get("time"),
+    )
+
+
+def _read_eventgrid(index: int, item: dict[str, Any]) -> Envelope:
+    problems = _string_fields(
+        item, required=("id", "eventType"), optional=("topic", "subject", "eventTime")
+    )
+    return _envelope(
+        index,
+        item,
+        "eventgrid",
+        problems,
+        source=item.get("topic"),
+        type_=item.get("eventType"),
+        time=item.get("eventTime"),
+    )
+
+
+def _envelope(
+    index: int,
+    item: dict[str, Any],
+    schema: Schema,
+    problems: list[str],
+    *,
+    source: Any,
+    type_: Any,
+    time: Any,
+) -> Envelope:
+    event_id = item.get("id")
+    return Envelope(
+        index=index,
+        schema=schema,
+        id=event_id if isinstance(event_id, str) and event_id else None,
+        type=type_ if isinstance(type_, str) else None,
+        source=source if isinstance(source, str) else None,
+        subject=item["subject"] if isinstance(item.get("subject"), str) else None,
+        time=time if isinstance(time, str) else None,
+        data=item.get("data"),
+        problem="; ".join(problems) or None,
+        fingerprint=None if isinstance(event_id, str) and event_id else _fingerprint(item),
+    )
+
+
+def _string_fields(
+    item: dict[str, Any], *, required: tuple[str, ...], optional: tuple[str, ...]
+) -> list[str]:
+    problems = []
+    for name in required:
+        value = item.get(name)
+        if value is None or value == "":
+            problems.append(f"'{name}' is missing")
+        elif not isinstance(value, str):
+            problems.append(f"'{name}' is a {type(value).__name__}, expected a string")
+    for name in optional:
+        value = item.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"'{name}' is a {type(value).__name__}, expected a string")
+    return problems
+
+
+def _unreadable(index: int, item: Any, problem: str) -> Envelope:
+    return Envelope(index, None, None, None, None, None, None, None, problem, _fingerprint(item))
+
+
+def _fingerprint(item: Any) -> str:
+    """A stable digest of an event without an id, so its redelivery is recognised."""
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
