@@ -1,0 +1,63 @@
+"""The Azure Functions app: HTTP routes, translated to plain calls and back. No logic lives here.
+
+Event Grid and Call Automation both deliver over HTTP triggers (not the built-in Event Grid
+trigger) so that the app chooses its status codes, handles a batch in one invocation, and
+serves Call Automation callbacks too (delivery.md).
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+from handlers.codes import handle_codes
+
+from handlers import webhook
+from handlers.http import Headers, Request, Response
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+def to_request(req: func.HttpRequest) -> Request:
+    return Request(
+        method=req.method,
+        body=req.get_body(),
+        headers=Headers(dict(req.headers)),
+        params=dict(req.params),
+        url=req.url,
+    )
+
+
+def to_http_response(response: Response) -> func.HttpResponse:
+    return func.HttpResponse(
+        body=response.body,
+        status_code=response.status,
+        headers=dict(response.headers),
+        mimetype=response.mimetype,
+    )
+
+
+@app.function_name("eventgrid")
+@app.route(route="eventgrid", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
+def eventgrid(req: func.HttpRequest) -> func.HttpResponse:
+    """Event Grid deliveries and both subscription handshakes."""
+    return to_http_response(webhook.eventgrid(to_request(req)))
+
+
+@app.function_name("callbacks")
+@app.route(route="callbacks", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def callbacks(req: func.HttpRequest) -> func.HttpResponse:
+    """Call Automation mid-call events, JWT checked."""
+    return to_http_response(webhook.callbacks(to_request(req)))
+
+
+@app.function_name("codes")
+@app.route(route="codes", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def codes(req: func.HttpRequest) -> func.HttpResponse:
+    """What an error code means and what to do about it."""
+    return to_http_response(handle_codes(to_request(req)))
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Version and readiness, for probes."""
+    return to_http_response(webhook.health(to_request(req)))

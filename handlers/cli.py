@@ -1,0 +1,190 @@
+"""``python -m handlers serve | replay``: the local host and the offline replay.
+
+Both run on embedded defaults so that they work on a fresh machine with no configuration:
+alerts go to ``alerts.jsonl`` in the current folder when no destination is set, and ``serve``
+turns the Call Automation JWT check off unless told otherwise, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from handlers.envelope import decode_body, parse_events
+from handlers.http import ProblemError
+from handlers.pipeline import Triage
+from handlers.runtime import Runtime, get_runtime
+from handlers.settings import SettingsError
+
+DEFAULT_ALERT_FILE = "alerts.jsonl"
+SINK_VARIABLES = ("ALERT_FILE", "ALERT_TOPIC_ENDPOINT", "ALERT_WEBHOOK_URL")
+
+
+def apply_local_defaults(environ: dict[str, str], *, jwt_off: bool) -> list[str]:
+    """Fill in the embedded local defaults; return a line for each one applied."""
+    applied = []
+    if not any(environ.get(name) for name in SINK_VARIABLES):
+        environ["ALERT_FILE"] = DEFAULT_ALERT_FILE
+        applied.append(
+            f"alerts go to {DEFAULT_ALERT_FILE} (set ALERT_FILE, "
+            "ALERT_TOPIC_ENDPOINT or ALERT_WEBHOOK_URL to change)"
+        )
+    if jwt_off and "CALLBACK_JWT_REQUIRED" not in environ:
+        environ["CALLBACK_JWT_REQUIRED"] = "false"
+        applied.append(
+            "the Call Automation JWT check is OFF for local use "
+            "(set CALLBACK_JWT_REQUIRED=true and CALLBACK_AUDIENCE to turn it on)"
+        )
+    return applied
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(message)s",
+    )
+    try:
+        if args.command == "serve":
+            return serve(args.host, args.port, quiet=args.quiet)
+        return replay([Path(p) for p in args.files], as_json=args.json)
+    except SettingsError as error:
+        print(f"acs-triage: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m handlers", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every delivery")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="serve the app's routes under /api locally")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=7071)
+    serve_cmd.add_argument("--quiet", action="store_true", help="no access log")
+    replay_cmd = commands.add_parser("replay", help="run payload files through the pipeline")
+    replay_cmd.add_argument("files", nargs="+", metavar="FILE")
+    replay_cmd.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    return parser
+
+
+def serve(host: str, port: int, *, quiet: bool = False) -> int:
+    from handlers.localhost import make_server
+
+    notes = apply_local_defaults(os.environ, jwt_off=True)  # type: ignore[arg-type]
+    runtime = get_runtime()  # validates the settings before anything listens
+    server = make_server(host, port, access_log=not quiet)
+    bound_host, bound_port = server.server_address[:2]
+    base = f"http://{bound_host}:{bound_port}/api"
+    out = sys.stderr
+    print(f"acs-triage on {base}  ({len(runtime.pipeline.catalog)} catalog entries)", file=out)
+    for route in sorted(server.RequestHandlerClass.routes.values(), key=lambda r: r.route):  # type: ignore[attr-defined]
+        print(f"  {', '.join(route.methods):13} {base}/{route.route}", file=out)
+    for note in notes:
+        print(f"  note: {note}", file=out)
+    print("Ctrl-C stops it.", file=out, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopped", file=out)
+    finally:
+        server.server_close()
+    return 0
+
+
+def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) -> int:
+    """Run each file through the pipeline in one process; 1 if an alert destination failed."""
+    notes = apply_local_defaults(os.environ, jwt_off=False)  # type: ignore[arg-type]
+    runtime = get_runtime()
+    records: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        file_records, file_failed = _replay_file(path, runtime)
+        records.extend(file_records)
+        failed = failed or file_failed
+    if as_json:
+        json.dump(records, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        _print_table(records, out)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _replay_file(path: Path, runtime: Runtime) -> tuple[list[dict[str, Any]], bool]:
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        return [_file_problem(path, f"cannot read: {error.strerror}")], True
+    try:
+        envelopes = parse_events(decode_body(body))
+        delivery = runtime.pipeline.run(envelopes, way_in=f"replay:{path.name}")
+    except ProblemError as problem:
+        # What the webhook would answer with a 4xx/503: no event of this file was handled.
+        return [_file_problem(path, f"{problem.status}: {problem.detail}")], problem.status >= 500
+    return [_record(t, path) for t in delivery.triages], False
+
+
+def _record(triage: Triage, path: Path) -> dict[str, Any]:
+    return {**triage.record(with_alert=True), "file": str(path)}
+
+
+def _file_problem(path: Path, reason: str) -> dict[str, Any]:
+    return {
+        "id": None,
+        "type": None,
+        "outcome": "invalid",
+        "code": None,
+        "subcode": None,
+        "category": None,
+        "match": None,
+        "source": None,
+        "advice": None,
+        "reason": reason,
+        "alert": None,
+        "file": str(path),
+    }
+
+
+def _print_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
+    columns = ("outcome", "type", "code", "category", "match", "detail")
+    rows = [_row(record) for record in records]
+    widths = [max(len(col), *(len(row[i]) for row in rows)) for i, col in enumerate(columns)]
+    widths[-1] = 0
+    print("  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)), file=out)
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+    counts = Counter(record["outcome"] for record in records)
+    alerts = sum(1 for record in records if record["alert"])
+    summary = ", ".join(f"{n} {name}" for name, n in counts.most_common())
+    print(f"\n{len(records)} events: {summary}; {alerts} alert(s) sent", file=out)
+
+
+def _row(record: dict[str, Any]) -> list[str]:
+    event_type = (record["type"] or "-").removeprefix("Microsoft.Communication.")
+    code = "-" if record["code"] is None else str(record["code"])
+    if record["subcode"] is not None:
+        code += f"/{record['subcode']}"
+    if record["alert"]:
+        detail = f"alert {record['alert']['id'][:8]} ({record['alert']['data']['kind']})"
+    else:
+        detail = record["reason"] or ""
+    return [
+        record["outcome"],
+        event_type,
+        code,
+        record["category"] or "-",
+        record["match"] or "-",
+        f"{Path(record['file']).name}: {detail}",
+    ]

@@ -1,0 +1,230 @@
+"""One delivery, end to end: read → dedupe → enrich → decide → send → remember.
+
+Exactly-once alerts on an at-least-once transport rest on two records in the dedupe store:
+
+- ``event:<digest>`` — the event was handled; a redelivery is a ``duplicate`` and sends nothing;
+- ``sent:<alert id>:<sink>`` — that alert reached that sink; when one sink fails and the delivery
+  is answered 503, the redelivery re-sends only to the sinks that have not got it yet.
+
+Events are remembered only once every alert of the delivery has reached every sink, so a
+delivery that fails (503) is processed again in full on redelivery, with the same alert ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from catalog.lookup import Catalog
+
+from catalog.models import Match
+from handlers.alerts import Alert, AlertPolicy, build_alert
+from handlers.dedupe import DedupeStore, DedupeUnavailable
+from handlers.envelope import Envelope
+from handlers.events import EventReader
+from handlers.http import ServiceUnavailable
+from handlers.logs import log_event
+from handlers.outcome import Outcome
+from handlers.sinks import AlertSink, SinkError, deliver
+
+Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
+RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(slots=True)
+class Triage:
+    """Everything acs-triage concluded about one event of a delivery."""
+
+    outcome: Outcome
+    verdict: Verdict
+    match: Match | None = None
+    alert: Alert | None = None
+
+    def record(self, *, with_alert: bool) -> dict[str, Any]:
+        """The per-event record of ``replay --json`` (with the alert) and of the summary."""
+        match = self.match
+        record: dict[str, Any] = {
+            "id": self.outcome.event_id,
+            "type": self.outcome.event_type,
+            "outcome": self.verdict,
+            "code": self.outcome.code,
+            "subcode": self.outcome.subcode,
+            "category": match.category.value if match and match.category else None,
+            "match": match.rule if match else None,
+            "source": match.entry.source if match and match.entry else None,
+            "advice": match.advice if match else None,
+            "reason": self.outcome.reason,
+        }
+        if with_alert:
+            record["alert"] = self.alert.to_cloudevent() if self.alert else None
+        elif self.alert:
+            record["alert_id"] = self.alert.id
+        return record
+
+
+@dataclass(slots=True)
+class Delivery:
+    triages: list[Triage]
+    elapsed_ms: float = 0.0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [t.alert for t in self.triages if t.alert is not None]
+
+    @property
+    def categories(self) -> Counter[str]:
+        return Counter(t.match.category.value for t in self.triages if t.match and t.match.category)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "received": len(self.triages),
+            "outcomes": dict(self.counts),
+            "categories": dict(self.categories),
+            "alerts": len(self.alerts),
+            "events": [t.record(with_alert=False) for t in self.triages],
+        }
+
+
+class AlertDestinationFailed(ServiceUnavailable):
+    """A sink still failed after bounded retries: Event Grid must deliver again (503)."""
+
+    def __init__(self, failed: Sequence[str]) -> None:
+        super().__init__(
+            f"Alert destination(s) {', '.join(failed)} failed after retries; the delivery will "
+            "be retried and the same alert ids sent again.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+class DuplicateStoreFailed(ServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__(
+            "The duplicate store is unavailable; without it an alert could be sent twice.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+def event_record_key(envelope: Envelope) -> str:
+    return "event:" + hashlib.sha256(envelope.key.encode()).hexdigest()[:40]
+
+
+def sent_record_key(alert: Alert, sink: AlertSink) -> str:
+    return f"sent:{alert.id}:{sink.name}"
+
+
+@dataclass
+class Pipeline:
+    reader: EventReader
+    catalog: Catalog
+    policy: AlertPolicy
+    sinks: Sequence[AlertSink]
+    dedupe: DedupeStore
+    alert_source: str
+    sink_max_attempts: int = 4
+    sink_retry_budget_seconds: float = 20.0
+
+    def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
+        started = time.perf_counter()
+        keys = [event_record_key(envelope) for envelope in envelopes]
+        try:
+            already = self.dedupe.seen(list(dict.fromkeys(keys)))
+        except DedupeUnavailable:
+            raise DuplicateStoreFailed() from None
+        triages = self._triage(envelopes, keys, already)
+        self._send(triages)
+        fresh = [key for key, t in zip(keys, triages, strict=True) if t.verdict != "duplicate"]
+        try:
+            self.dedupe.remember(fresh)
+        except DedupeUnavailable:
+            raise DuplicateStoreFailed() from None
+        delivery = Delivery(triages, (time.perf_counter() - started) * 1000)
+        delivery.counts.update(t.verdict for t in triages)
+        self._log(delivery, way_in)
+        return delivery
+
+    def _triage(
+        self, envelopes: Sequence[Envelope], keys: Sequence[str], already: set[str]
+    ) -> list[Triage]:
+        triages = []
+        in_batch: set[str] = set()
+        for envelope, key in zip(envelopes, keys, strict=True):
+            outcome = self.reader.read(envelope)
+            if key in already or key in in_batch:
+                triages.append(Triage(outcome, "duplicate"))
+                continue
+            in_batch.add(key)
+            triages.append(self._decide(outcome, envelope))
+        return triages
+
+    def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
+        match = None
+        if outcome.status == "ok" and outcome.domain is not None and outcome.code is not None:
+            match = self.catalog.lookup(outcome.domain, outcome.code, outcome.subcode)
+        kind = self.policy.decide(outcome, match)
+        if kind is None:
+            return Triage(outcome, outcome.status, match)
+        alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
+        verdict: Verdict = "invalid" if kind == "invalid-event" else "alert"
+        return Triage(outcome, verdict, match, alert)
+
+    def _send(self, triages: Sequence[Triage]) -> None:
+        alerts = [t.alert for t in triages if t.alert is not None]
+        if not alerts or not self.sinks:
+            return
+        wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
+        try:
+            done = self.dedupe.seen(list(wanted.values()))
+        except DedupeUnavailable:
+            raise DuplicateStoreFailed() from None
+        failed = []
+        for sink in self.sinks:
+            pending = [a for a in alerts if wanted[(a.id, sink.name)] not in done]
+            if not pending:
+                continue
+            try:
+                deliver(
+                    sink,
+                    pending,
+                    max_attempts=self.sink_max_attempts,
+                    budget_seconds=self.sink_retry_budget_seconds,
+                )
+            except SinkError as error:
+                log_event("sink_failed", sink=sink.name, alerts=len(pending), error=str(error))
+                failed.append(sink.name)
+                continue
+            self._remember_sent([wanted[(a.id, sink.name)] for a in pending])
+        if failed:
+            raise AlertDestinationFailed(failed)
+
+    def _remember_sent(self, keys: list[str]) -> None:
+        try:
+            self.dedupe.remember(keys)
+        except DedupeUnavailable:
+            raise DuplicateStoreFailed() from None
+
+    def _log(self, delivery: Delivery, way_in: str) -> None:
+        log_event(
+            "delivery",
+            way_in=way_in,
+            received=len(delivery.triages),
+            outcomes=dict(delivery.counts),
+            categories=dict(delivery.categories),
+            elapsed_ms=round(delivery.elapsed_ms, 2),
+        )
+        for alert in delivery.alerts:
+            data = alert.data
+            log_event(
+                "alert",
+                alert_id=alert.id,
+                kind=data["kind"],
+                code=data["code"],
+                subcode=data["subcode"],
+                category=data["category"],
+                event_id=data["event"]["id"],
+                event_type=data["event"]["type"],
+            )
