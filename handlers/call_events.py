@@ -61,7 +61,6 @@ def handle_call_event(envelope: Envelope) -> Outcome:
         subcode=reason.sub_code if reason else None,
         code_origin=CodeOrigin.REASON if reason and reason.code is not None else None,
         message=mask_phones_in(reason.phrase) if reason and reason.phrase else None,
-        subject=mask_phones_in(envelope.subject) if envelope.subject else None,
         context=_context(data),
     )
 
