@@ -1,1 +1,24 @@
-"""The error-code catalog transcribed from the providers' documentation."""
+"""The error-code catalog transcribed from the providers' documentation.
+
+``get_catalog()`` loads every table once per process (validated; see ``catalog.loader``) and
+returns the cached :class:`catalog.lookup.Catalog`. Importing this package loads nothing: the
+loader and its dependencies are imported on the first call.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.lookup import Catalog
+
+__all__ = ["get_catalog"]
+
+
+@cache  # two threads racing on the very first call may both load; the catalog is read-only
+def get_catalog() -> Catalog:
+    """The process's catalog, loaded on first use (raises ``catalog.loader.CatalogError``)."""
+    from catalog.loader import load_catalog  # imported here to keep ``import catalog`` cheap
+
+    return load_catalog()
