@@ -1,0 +1,414 @@
+"""The dedupe store: which keys were handled within a window (Event Grid is at-least-once).
+
+Keys are opaque strings to this module; the pipeline writes ``event:<hash>`` for handled events and
+``sent:<alert id>:<sink>`` for an alert that reached one sink.
+
+Two stores: :class:`MemoryDedupeStore` (per process, the local default) and
+:class:`TableDedupeStore` (Azure Table Storage on the app's own storage account, shared by every
+instance). A store that cannot answer raises :class:`DedupeUnavailable`, which the pipeline turns
+into 503: without the store an alert could go out twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote, urlsplit
+
+from handlers.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient, TableServiceClient
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class DedupeUnavailable(Exception):
+    """The store could not be read or written; the message names no secret."""
+
+
+class DedupeStore(Protocol):
+    def seen(self, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` that were remembered within the window."""
+        ...
+
+    def remember(self, keys: Sequence[str]) -> None:
+        """Remember ``keys`` for the window, from now (remembering again extends it)."""
+        ...
+
+
+# --- in memory -----------------------------------------------------------------------------
+
+
+class MemoryDedupeStore:
+    """Per-process store: bounded, thread-safe, O(1) per key.
+
+    Entries live in an insertion-ordered map. The window is fixed and the clock monotonic, so the
+    order of insertion (a key remembered again moves to the end) is also the order of expiry:
+    expired entries are always at the front, and so are the oldest ones evicted past
+    ``max_entries``.
+    """
+
+    def __init__(
+        self,
+        window: timedelta,
+        *,
+        max_entries: int = 1_000_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if window <= timedelta(0):
+            raise ValueError("the dedupe window must be positive")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._window = window.total_seconds()
+        self._max_entries = max_entries
+        self._clock = clock
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, keys: Sequence[str]) -> set[str]:
+        now = self._clock()
+        with self._lock:
+            return {key for key in keys if self._expiry.get(key, now) > now}
+
+    def remember(self, keys: Sequence[str]) -> None:
+        now = self._clock()
+        expires = now + self._window
+        with self._lock:
+            for key in keys:
+                self._expiry[key] = expires
+                self._expiry.move_to_end(key)
+            self._evict(now)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._expiry)
+
+    def _evict(self, now: float) -> None:
+        entries = self._expiry
+        while entries and next(iter(entries.values())) <= now:
+            entries.popitem(last=False)
+        while len(entries) > self._max_entries:
+            entries.popitem(last=False)
+
+
+# --- Azure Table Storage -------------------------------------------------------------------
+
+# One hex digit of the key's SHA-256: 16 partitions spread the load (each partition serves about
+# 2,000 entities/s) while keeping enough keys per partition for remember's transactions.
+PARTITION_HEX_DIGITS = 1
+TRANSACTION_MAX_OPERATIONS = 100  # Table Storage: at most 100 operations per transaction
+# A $filter holds at most 15 comparisons: one PartitionKey and 14 RowKeys.
+QUERY_MAX_ROW_KEYS = 14
+ROW_KEY_MAX_CHARS = 200  # far below the 1 KiB limit, so 14 of them fit a request URL
+_ROW_KEY_SAFE = ":@-._~!$&'()*+,;="  # never / \ # ? %, never a control character
+CLIENT_OPTIONS: dict[str, Any] = {
+    # Short timeouts and one quick retry: a delivery must be answered within Event Grid's 30 s.
+    "retry_total": 1,
+    "retry_backoff_factor": 0.2,
+    "connection_timeout": 2,
+    "read_timeout": 5,
+}
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+def partition_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:PARTITION_HEX_DIGITS]
+
+
+def row_key(key: str) -> str:
+    """The key made safe for a RowKey: percent-encoded, and hashed past a length.
+
+    Percent-encoding never writes ``%~``, so the ``%~<sha256>`` tail of a long key cannot collide
+    with a short key.
+    """
+    safe = quote(key, safe=_ROW_KEY_SAFE)
+    if len(safe) <= ROW_KEY_MAX_CHARS:
+        return safe
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return safe[: ROW_KEY_MAX_CHARS - 66] + "%~" + digest
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class TableDedupeStore:
+    """Shared store in an Azure table: one entity per key, with its ``ExpiresAt``.
+
+    PartitionKey is a hash prefix of the key, RowKey the key made safe (:func:`row_key`). ``seen``
+    ignores expired rows; ``remember`` upserts in per-partition transactions of at most 100.
+    The table is created on first use when missing. Expired rows are deleted lazily: at most
+    every ``purge_interval``, a background purge deletes up to ``purge_limit`` of them (sooner
+    again when it found that many, so a busy table still shrinks).
+    """
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        table_name: str,
+        *,
+        window: timedelta,
+        purge_interval: timedelta | None = timedelta(minutes=5),
+        purge_limit: int = 5_000,
+        now: Callable[[], datetime] = _utcnow,
+        max_workers: int = 8,
+    ) -> None:
+        if window <= timedelta(0):
+            raise ValueError("the dedupe window must be positive")
+        self._service = service
+        self._table: TableClient = service.get_table_client(table_name)
+        self._table_name = table_name
+        self._window = window
+        self._now = now
+        self._purge_interval = purge_interval
+        self._purge_limit = purge_limit
+        # Instances started together should not all purge together.
+        first_purge = random.uniform(0, purge_interval.total_seconds()) if purge_interval else 0
+        self._next_purge = time.monotonic() + first_purge
+        self._purge_thread: threading.Thread | None = None
+        self._purge_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dedupe")
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, table_name: str, *, window: timedelta, **options: Any
+    ) -> TableDedupeStore:
+        """Account key auth, for Azurite and local runs."""
+        from azure.data.tables import TableServiceClient
+
+        service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
+        return cls(service, table_name, window=window, **options)
+
+    @classmethod
+    def from_service_uri(
+        cls,
+        service_uri: str,
+        table_name: str,
+        *,
+        window: timedelta,
+        client_id: str | None,
+        **options: Any,
+    ) -> TableDedupeStore:
+        """Microsoft Entra ID auth: the app's managed identity in Azure."""
+        from azure.data.tables import TableServiceClient
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
+        service = TableServiceClient(endpoint=service_uri, credential=credential, **CLIENT_OPTIONS)
+        return cls(service, table_name, window=window, **options)
+
+    # --- the protocol ----------------------------------------------------------------------
+
+    def seen(self, keys: Sequence[str]) -> set[str]:
+        by_row = {row_key(key): key for key in dict.fromkeys(keys)}
+        partitions = _grouped(by_row, lambda row: partition_key(by_row[row]))
+        queries = [
+            (partition, rows)
+            for partition, all_rows in partitions.items()
+            for rows in _chunks(all_rows, QUERY_MAX_ROW_KEYS)
+        ]
+        now = self._now()
+        found = self._run(self._live_rows, queries, now=now)
+        return {by_row[row] for rows in found for row in rows}
+
+    def remember(self, keys: Sequence[str]) -> None:
+        expires = self._now() + self._window
+        entities = [
+            {"PartitionKey": partition_key(key), "RowKey": row_key(key), "ExpiresAt": expires}
+            for key in dict.fromkeys(keys)
+        ]
+        partitions = _grouped(entities, lambda entity: str(entity["PartitionKey"]))
+        batches = [
+            batch
+            for rows in partitions.values()
+            for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS)
+        ]
+        self._run(self._upsert, batches)
+        self._maybe_purge()
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    def purge_expired(self, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` expired rows; returns how many went."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import TableTransactionError
+
+        limit = self._purge_limit if limit is None else limit
+        expired = self._table.query_entities(
+            "ExpiresAt lt @now",
+            parameters={"now": self._now()},
+            select=["PartitionKey", "RowKey"],
+            results_per_page=min(limit, 1000),
+        )
+        by_partition: dict[str, list[Any]] = defaultdict(list)
+        try:
+            for count, entity in enumerate(expired, start=1):
+                by_partition[entity["PartitionKey"]].append(entity)
+                if count >= limit:
+                    break
+        except ResourceNotFoundError:
+            return 0  # no table yet, nothing to purge
+        deleted = 0
+        for rows in by_partition.values():
+            for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS):
+                # The etag guards a row that was remembered again since the query.
+                operations: list[Any] = [
+                    ("delete", row, {"etag": row.metadata["etag"],
+                                     "match_condition": MatchConditions.IfNotModified})
+                    for row in batch
+                ]
+                try:
+                    self._table.submit_transaction(operations)
+                except TableTransactionError:
+                    continue  # a row changed or went meanwhile: the next purge sees it again
+                deleted += len(batch)
+        return deleted
+
+    def wait_for_purge(self, timeout: float | None = None) -> None:
+        """Wait for a background purge in progress (tests; orderly shutdown)."""
+        thread = self._purge_thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        self.wait_for_purge()
+        self._pool.shutdown(wait=True)
+        self._service.close()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _live_rows(self, query: tuple[str, Sequence[str]], *, now: datetime) -> list[str]:
+        partition, rows = query
+        names = {f"r{index}": row for index, row in enumerate(rows)}
+        row_filter = " or ".join(f"RowKey eq @{name}" for name in names)
+        entities = self._table.query_entities(
+            # The SDK substitutes @names between spaces only: hence "( ... )".
+            f"PartitionKey eq @pk and ( {row_filter} )",
+            parameters={"pk": partition, **names},
+            select=["RowKey", "ExpiresAt"],
+        )
+        return [
+            entity["RowKey"]
+            for entity in entities
+            if isinstance(entity.get("ExpiresAt"), datetime) and entity["ExpiresAt"] > now
+        ]
+
+    def _upsert(self, batch: Sequence[dict[str, Any]], **_: Any) -> None:
+        from azure.data.tables import UpdateMode
+
+        replace = {"mode": UpdateMode.REPLACE}
+        operations: list[Any] = [("upsert", entity, replace) for entity in batch]
+        self._table.submit_transaction(operations)
+
+    def _run(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
+        """Run ``work`` over ``items`` in parallel; create the table and retry once if missing."""
+        from azure.core.exceptions import AzureError, HttpResponseError
+
+        try:
+            try:
+                return self._map(work, items, **kwargs)
+            except HttpResponseError as error:
+                if error.status_code != 404:  # 404 is TableNotFound (nothing else is)
+                    raise
+                self._service.create_table_if_not_exists(self._table_name)
+                return self._map(work, items, **kwargs)
+        except AzureError as error:
+            status = getattr(error, "status_code", None)
+            detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
+            raise DedupeUnavailable(f"the dedupe table is unavailable ({detail})") from None
+
+    def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
+        if len(items) <= 1:
+            return [work(item, **kwargs) for item in items]
+        return list(self._pool.map(lambda item: work(item, **kwargs), items))
+
+    def _maybe_purge(self) -> None:
+        if self._purge_interval is None:
+            return
+        with self._purge_lock:
+            running = self._purge_thread is not None and self._purge_thread.is_alive()
+            if running or time.monotonic() < self._next_purge:
+                return
+            self._next_purge = time.monotonic() + self._purge_interval.total_seconds()
+            self._purge_thread = threading.Thread(
+                target=self._purge_in_background, name="dedupe-purge", daemon=True
+            )
+            self._purge_thread.start()
+
+    def _purge_in_background(self) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            deleted = self.purge_expired()
+        except AzureError as error:
+            logger.warning("dedupe_purge_failed error=%s", type(error).__name__)
+            return
+        if deleted >= self._purge_limit:
+            with self._purge_lock:  # more are waiting: allow the next purge soon
+                self._next_purge = min(self._next_purge, time.monotonic() + 10)
+        logger.info("dedupe_purged rows=%d", deleted)
+
+
+def _grouped(items: Iterable[T], group_of: Callable[[T], str]) -> dict[str, list[T]]:
+    grouped: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        grouped[group_of(item)].append(item)
+    return grouped
+
+
+# --- from settings -------------------------------------------------------------------------
+
+
+def build_dedupe_store(settings: Settings) -> DedupeStore:
+    """Memory by default; the Azure table when DEDUPE_STORE is 'table'."""
+    window = timedelta(hours=settings.dedupe_window_hours)
+    if settings.dedupe_store == "memory":
+        return MemoryDedupeStore(window)
+    table_name = settings.dedupe_table_name
+    if not _TABLE_NAME.match(table_name):
+        raise SettingsError(
+            "DEDUPE_TABLE_NAME: 3 to 63 letters and digits, starting with a letter"
+        )
+    secret = settings.dedupe_table_connection_string
+    connection_string = secret.get_secret_value() if secret else ""
+    if connection_string:
+        try:
+            return TableDedupeStore.from_connection_string(
+                connection_string, table_name, window=window
+            )
+        except ValueError:
+            # The SDK's message may quote the string, account key included: never repeat it.
+            raise SettingsError(
+                "DEDUPE_TABLE_CONNECTION_STRING: not a valid storage connection string"
+            ) from None
+    service_uri = settings.dedupe_table_service_uri
+    if not service_uri:
+        raise SettingsError(
+            "DEDUPE_TABLE_SERVICE_URI: required when DEDUPE_STORE is 'table' "
+            "(or DEDUPE_TABLE_CONNECTION_STRING, for Azurite)"
+        )
+    parts = urlsplit(service_uri)
+    if parts.scheme != "https" or not parts.hostname:
+        raise SettingsError("DEDUPE_TABLE_SERVICE_URI: must be an https URL")
+    return TableDedupeStore.from_service_uri(
+        service_uri, table_name, window=window, client_id=settings.azure_client_id or None
+    )
