@@ -1,4 +1,4 @@
-"""The Markdown tables of docs 000, 001 and 003 are transcribed whole, and every category as written.
+"""Docs 000, 001 and 003: every Markdown table row transcribed; every category kept as written.
 
 The seeds are read here on their own (a table is a run of lines that start with '|'), never through
 the data files' idea of them; doc 002's files have their own test (test_seed_transcription_002.py).
@@ -69,7 +69,13 @@ def test_the_five_markdown_tables_are_the_documents_tables() -> None:
 
 @pytest.mark.parametrize(
     ("table", "rows"),
-    [("acs-http", 7), ("acs-sms-http", 6), ("realtime-sms-http", 9), ("8x8-http", 12), ("8x8-api", 75)],
+    [
+        ("acs-http", 7),
+        ("acs-sms-http", 6),
+        ("realtime-sms-http", 9),
+        ("8x8-http", 12),
+        ("8x8-api", 75),
+    ],
 )
 def test_row_count_matches_the_document(table: str, rows: int) -> None:
     doc, index, _ = MARKDOWN_TABLES[table]
@@ -102,7 +108,9 @@ def test_a_code_cell_with_more_than_the_code_is_kept_as_cell(table: str) -> None
             assert row["cell"].startswith(f"{row['code']} ")
 
 
-@pytest.mark.parametrize(("table", "host"), [(t, host) for t, (_, _, host) in MARKDOWN_TABLES.items()])
+@pytest.mark.parametrize(
+    ("table", "host"), [(t, host) for t, (_, _, host) in MARKDOWN_TABLES.items()]
+)
 def test_every_table_names_its_public_page(table: str, host: str) -> None:
     url = data_file(table)["url"]
     assert url.startswith(f"https://{host}/")

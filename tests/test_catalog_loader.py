@@ -205,11 +205,13 @@ def test_a_row_without_category_gets_one_derived_with_its_rule(
     table: str, code: int | None, subcode: int | None, category: Category | None, reason: str
 ) -> None:
     (entry,) = [
-        e
-        for e in get_catalog().table_entries(table)
-        if (e.code, e.subcode) == (code, subcode)
+        e for e in get_catalog().table_entries(table) if (e.code, e.subcode) == (code, subcode)
     ]
-    assert (entry.category, entry.category_source, entry.category_raw) == (category, "derived", None)
+    assert (entry.category, entry.category_source, entry.category_raw) == (
+        category,
+        "derived",
+        None,
+    )
     assert entry.category_reason is not None
     assert entry.category_reason.startswith(reason)
 
