@@ -108,7 +108,9 @@ class PayloadTooLarge(ProblemError):
 
 
 class ServiceUnavailable(ProblemError):
-    status, slug, title = 503, "alert-destination-unavailable", "An alert destination failed"
+    """Something this app depends on is down: Event Grid delivers again later."""
+
+    status, slug, title = 503, "unavailable", "Temporarily unavailable"
 
 
 def problem_response(

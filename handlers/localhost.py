@@ -37,10 +37,21 @@ class LocalRoute:
     function: Callable[[func.HttpRequest], func.HttpResponse]
 
 
+_registered: dict[int, list[Any]] = {}
+
+
+def registered_functions(app: func.FunctionApp) -> list[Any]:
+    """``app.get_functions()``, read once per app: the library refuses a second call (it keeps
+    the names it has seen and reports every function as a duplicate)."""
+    if id(app) not in _registered:
+        _registered[id(app)] = app.get_functions()
+    return _registered[id(app)]
+
+
 def routes_of(app: func.FunctionApp) -> dict[str, LocalRoute]:
     """Every HTTP-triggered function of the app, by route, from its registered metadata."""
     routes = {}
-    for function in app.get_functions():
+    for function in registered_functions(app):
         trigger = function.get_trigger()
         if trigger is None or trigger.get_binding_name() != "httpTrigger":
             continue
@@ -166,6 +177,12 @@ def make_server(
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+def server_routes(server: ThreadingHTTPServer) -> list[LocalRoute]:
+    """The routes a server made by :func:`make_server` serves, in route order."""
+    handler: type[LocalHostHandler] = server.RequestHandlerClass  # type: ignore[assignment]
+    return sorted(handler.routes.values(), key=lambda route: route.route)
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from catalog.lookup import Catalog
-
 from catalog.models import Match
 from handlers.alerts import Alert, AlertPolicy, build_alert
 from handlers.dedupe import DedupeStore, DedupeUnavailable
@@ -93,6 +92,8 @@ class Delivery:
 class AlertDestinationFailed(ServiceUnavailable):
     """A sink still failed after bounded retries: Event Grid must deliver again (503)."""
 
+    slug, title = "alert-destination-unavailable", "An alert destination failed"
+
     def __init__(self, failed: Sequence[str]) -> None:
         super().__init__(
             f"Alert destination(s) {', '.join(failed)} failed after retries; the delivery will "
@@ -102,6 +103,8 @@ class AlertDestinationFailed(ServiceUnavailable):
 
 
 class DuplicateStoreFailed(ServiceUnavailable):
+    slug, title = "dedupe-store-unavailable", "The duplicate store is unavailable"
+
     def __init__(self) -> None:
         super().__init__(
             "The duplicate store is unavailable; without it an alert could be sent twice.",

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         mode="before",
     )(_split_commas)
 
+    @field_validator("alert_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        """An empty ALERT_FILE means no file sink, not the current folder."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("alert_categories")
     @classmethod
     def _categories_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ def health(_request: Request) -> Response:
         {
             "status": "ready",
             "version": handlers.__version__,
-            "catalog_entries": len(pipeline.catalog),
+            "catalog_entries": len(pipeline.catalog.entries),
             "alert_destinations": [sink.name for sink in pipeline.sinks],
             "dedupe_store": runtime.settings.dedupe_store,
             "callback_jwt_required": runtime.settings.callback_jwt_required,

@@ -45,9 +45,23 @@ def test_a_payload_without_any_event_is_a_bad_request(payload: Any, detail: str)
 
 def test_event_grid_schema_is_read_into_an_envelope() -> None:
     [envelope] = parse_events(
-        [{"id": "1", "eventType": "T", "topic": "/t", "subject": "s", "eventTime": "now", "data": {}}]
+        [
+            {
+                "id": "1",
+                "eventType": "T",
+                "topic": "/t",
+                "subject": "s",
+                "eventTime": "now",
+                "data": {},
+            }
+        ]
     )
-    assert (envelope.schema, envelope.id, envelope.type, envelope.source) == ("eventgrid", "1", "T", "/t")
+    assert (envelope.schema, envelope.id, envelope.type, envelope.source) == (
+        "eventgrid",
+        "1",
+        "T",
+        "/t",
+    )
     assert (envelope.subject, envelope.time, envelope.problem) == ("s", "now", None)
 
 
@@ -56,7 +70,10 @@ def test_a_single_cloudevent_object_is_read_into_an_envelope() -> None:
         {"specversion": "1.0", "id": "1", "type": "T", "source": "src", "time": "now", "data": 1}
     )
     assert (envelope.schema, envelope.source, envelope.time, envelope.data) == (
-        "cloudevents", "src", "now", 1,
+        "cloudevents",
+        "src",
+        "now",
+        1,
     )
 
 
@@ -70,7 +87,9 @@ def test_a_single_cloudevent_object_is_read_into_an_envelope() -> None:
         ("not an object", "is not a JSON object"),
     ],
 )
-def test_one_unreadable_element_becomes_an_envelope_with_its_problem(item: Any, problem: str) -> None:
+def test_one_unreadable_element_becomes_an_envelope_with_its_problem(
+    item: Any, problem: str
+) -> None:
     envelopes = parse_events([{"id": "ok", "eventType": "T"}, item])
     assert envelopes[0].problem is None
     assert envelopes[1].problem is not None and problem in envelopes[1].problem

@@ -22,7 +22,10 @@ def test_a_phone_number_keeps_its_plus_and_last_four_digits(number: str, masked:
         ("sent to +442071234567 and +15555550123", "sent to +********4567 and +*******0123"),
         ("4007: opted out", "4007: opted out"),
         ("Outgoing_202009180022138813a09b-0cbf", "Outgoing_202009180022138813a09b-0cbf"),
-        ("8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd", "8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd"),
+        (
+            "8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd",
+            "8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd",
+        ),
     ],
 )
 def test_phone_numbers_inside_text_are_masked_and_ids_are_not(text: str, masked: str) -> None:

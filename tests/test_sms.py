@@ -77,8 +77,11 @@ def test_a_failed_segment_in_any_attempt_makes_the_report_a_failure() -> None:
         {"timestamp": "t1", "segmentsSucceeded": 1, "segmentsFailed": 1},
     ]
     outcome = handle(
-        report(deliveryStatus="Delivered", deliveryStatusDetails="2000: No Error",
-               deliveryAttempts=attempts)
+        report(
+            deliveryStatus="Delivered",
+            deliveryStatusDetails="2000: No Error",
+            deliveryAttempts=attempts,
+        )
     )
     assert (outcome.code, outcome.failed) == (2000, True)
     assert outcome.context["failedSegments"] == 1
@@ -100,8 +103,10 @@ def test_phone_numbers_are_masked_in_context_and_subject() -> None:
         ({"deliveryStatusDetails": "2000"}, "data.deliverystatus: Field required"),
         ({"deliveryStatus": 5}, "data.deliverystatus: Input should be a valid string"),
         ({"deliveryStatus": "Delivered", "deliveryAttempts": "x"}, "data.deliveryattempts"),
-        ({"deliveryStatus": "Delivered", "deliveryAttempts": [{"segmentsFailed": -1}]},
-         "greater than or equal to 0"),
+        (
+            {"deliveryStatus": "Delivered", "deliveryAttempts": [{"segmentsFailed": -1}]},
+            "greater than or equal to 0",
+        ),
     ],
 )
 def test_unreadable_data_is_an_invalid_outcome_with_its_reason(data: Any, reason: str) -> None:

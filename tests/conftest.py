@@ -1,0 +1,103 @@
+"""Shared fixtures: a clean environment per test, a runtime on real sinks, the local host."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from handlers.dedupe import DedupeStore, MemoryDedupeStore
+from handlers.localhost import make_server, serve_in_thread
+from handlers.runtime import Runtime, reset_runtime
+from handlers.settings import load_settings, setting_names
+from handlers.sinks import AlertSink, FileSink
+from tests.jwks import jwks_server, signing_key
+
+__all__ = ["jwks_server", "signing_key"]
+
+SAMPLES = Path(__file__).parent / "samples"
+RuntimeFactory = Callable[..., Runtime]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the machine's settings or another test's runtime."""
+    for name in setting_names():
+        monkeypatch.delenv(name, raising=False)
+    reset_runtime(None)
+    yield
+    reset_runtime(None)
+
+
+@pytest.fixture
+def alert_file(tmp_path: Path) -> Path:
+    return tmp_path / "alerts.jsonl"
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def make_runtime(alert_file: Path) -> RuntimeFactory:
+    """Build and install a runtime: file sink at ``alert_file``, memory dedupe, JWT off."""
+
+    def make(
+        *,
+        sinks: list[AlertSink] | None = None,
+        dedupe: DedupeStore | None = None,
+        **settings: Any,
+    ) -> Runtime:
+        settings.setdefault("callback_jwt_required", False)
+        runtime = Runtime.build(
+            load_settings(**settings),
+            sinks=[FileSink(alert_file)] if sinks is None else sinks,
+            dedupe=dedupe or MemoryDedupeStore(timedelta(hours=1)),
+        )
+        reset_runtime(runtime)
+        return runtime
+
+    return make
+
+
+class LocalHost:
+    """The local host on 127.0.0.1, serving whichever runtime the test installed."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def url(self, route: str) -> str:
+        return f"{self.base_url}/api/{route}"
+
+    def post(self, route: str, body: bytes | str | Any, **kwargs: Any) -> requests.Response:
+        if not isinstance(body, bytes | str):
+            body = json.dumps(body)
+        return self.session.post(self.url(route), data=body, timeout=30, **kwargs)
+
+    def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.url(route), timeout=30, **kwargs)
+
+
+@pytest.fixture
+def local_host() -> Iterator[LocalHost]:
+    server = make_server("127.0.0.1", 0, access_log=False)
+    thread = serve_in_thread(server)
+    host, port = server.server_address[:2]
+    try:
+        yield LocalHost(f"http://{host!s}:{port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def load_sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())

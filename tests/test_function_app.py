@@ -1,0 +1,70 @@
+"""The Functions app's metadata, as the host reads it: routes, methods, auth levels."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import azure.functions as func
+
+from function_app import app
+from handlers.localhost import registered_functions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def http_triggers() -> dict[str, dict[str, object]]:
+    found = {}
+    for function in registered_functions(app):
+        trigger = function.get_trigger()
+        assert trigger is not None
+        binding = trigger.get_dict_repr()
+        found[str(function.get_function_name())] = {
+            "route": binding["route"],
+            "methods": sorted(str(m) for m in binding["methods"]),
+            "authLevel": str(binding["authLevel"]),
+        }
+    return found
+
+
+def test_routes_methods_and_auth_levels_are_as_designed() -> None:
+    assert http_triggers() == {
+        "eventgrid": {
+            "route": "eventgrid",
+            "methods": ["OPTIONS", "POST"],
+            "authLevel": "FUNCTION",
+        },
+        "callbacks": {"route": "callbacks", "methods": ["POST"], "authLevel": "FUNCTION"},
+        "codes": {"route": "codes", "methods": ["GET"], "authLevel": "FUNCTION"},
+        "health": {"route": "health", "methods": ["GET"], "authLevel": "ANONYMOUS"},
+    }
+
+
+def test_every_function_has_an_http_trigger_and_an_http_output() -> None:
+    for function in registered_functions(app):
+        types = sorted(binding.type for binding in function.get_bindings())
+        assert types == ["http", "httpTrigger"], function.get_function_name()
+
+
+def test_the_app_defaults_to_function_keys() -> None:
+    assert app.auth_level == func.AuthLevel.FUNCTION
+
+
+def test_the_domain_never_imports_azure_functions() -> None:
+    """Only function_app.py and the local host (which stands in for the host) may."""
+    allowed = {REPO / "function_app.py", REPO / "handlers" / "localhost.py"}
+    offenders = []
+    for path in [*REPO.glob("handlers/*.py"), *REPO.glob("catalog/*.py")]:
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(
+                name == "azure.functions" or name.startswith("azure.functions.") for name in names
+            ):
+                offenders.append(path.name)
+    assert offenders == []
