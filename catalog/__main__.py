@@ -1,0 +1,5 @@
+"""``python -m catalog``: see :mod:`catalog.cli`."""
+
+from catalog.cli import main
+
+raise SystemExit(main())
