@@ -160,35 +160,38 @@ def _file_problem(path: Path, reason: str) -> dict[str, Any]:
 
 
 def _print_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
-    columns = ("outcome", "type", "code", "category", "match", "detail")
+    """One block per file, one aligned line per event, then the totals."""
     rows = [_row(record) for record in records]
-    widths = [max(len(col), *(len(row[i]) for row in rows)) for i, col in enumerate(columns)]
-    widths[-1] = 0
-    print("  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)), file=out)
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
-        )
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+    current_file = None
+    for record, row in zip(records, rows, strict=True):
+        if record["file"] != current_file:
+            current_file = record["file"]
+            print(
+                f"{'' if current_file == records[0]['file'] else chr(10)}{current_file}", file=out
+            )
+        cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        print(f"  {cells}  {row[4]}".rstrip(), file=out)
     counts = Counter(record["outcome"] for record in records)
     alerts = sum(1 for record in records if record["alert"])
     summary = ", ".join(f"{n} {name}" for name, n in counts.most_common())
-    print(f"\n{len(records)} events: {summary}; {alerts} alert(s) sent", file=out)
+    print(f"\n{len(records)} event(s): {summary}; {alerts} alert(s) sent", file=out)
 
 
 def _row(record: dict[str, Any]) -> list[str]:
+    """outcome, type, code/subcode, category, then what to know about it."""
     event_type = (record["type"] or "-").removeprefix("Microsoft.Communication.")
     code = "-" if record["code"] is None else str(record["code"])
     if record["subcode"] is not None:
         code += f"/{record['subcode']}"
     if record["alert"]:
-        detail = f"alert {record['alert']['id'][:8]} ({record['alert']['data']['kind']})"
+        data = record["alert"]["data"]
+        detail = f"alert {record['alert']['id'][:8]} ({data['kind']}): {data['reason']}"
+    elif record["outcome"] == "duplicate":
+        detail = "already handled: no second alert"
     else:
-        detail = record["reason"] or ""
-    return [
-        record["outcome"],
-        event_type,
-        code,
-        record["category"] or "-",
-        record["match"] or "-",
-        f"{Path(record['file']).name}: {detail}",
-    ]
+        detail = record.get("message") or record["reason"] or ""
+    category = record["category"] or "-"
+    if record["match"]:
+        category += f" ({record['match']})"
+    return [record["outcome"], event_type, code, category, detail]

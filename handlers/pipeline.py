@@ -55,6 +55,7 @@ class Triage:
             "category": match.category.value if match and match.category else None,
             "match": match.rule if match else None,
             "source": match.entry.source if match and match.entry else None,
+            "message": match.message if match else None,
             "advice": match.advice if match else None,
             "reason": self.outcome.reason,
         }

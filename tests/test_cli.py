@@ -1,0 +1,149 @@
+"""``python -m handlers serve | replay`` as a user runs them, in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import SAMPLES
+from tests.events import call_result
+
+REPO = Path(__file__).resolve().parents[1]
+PLAY_FAILED = SAMPLES / "Microsoft.Communication.PlayFailed-javasdk-test.json"
+CREATE_FAILED = SAMPLES / "Microsoft.Communication.CreateCallFailed-javasdk-test.json"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALERT_", "CALLBACK_", "MAX_"))}
+    return {**env, **extra}
+
+
+def run_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "handlers", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=str(REPO), **env),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_replay_prints_a_block_per_file_and_the_totals(tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", str(PLAY_FAILED), str(CREATE_FAILED), ALERT_FILE=str(tmp_path / "a.jsonl")
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == str(PLAY_FAILED)
+    assert re.match(
+        r"  ok +PlayFailed +400/8536 +ExpectedError \(generic-subcode\) +File Download Failed",
+        lines[1],
+    )
+    assert (
+        "alert" in result.stdout and "(unknown-code): the event reports a failure" in result.stdout
+    )
+    assert lines[-1] == "2 event(s): 1 ok, 1 alert; 1 alert(s) sent"
+
+
+def test_replay_json_is_one_array_in_input_order_and_logs_stay_on_stderr(tmp_path: Path) -> None:
+    alert_file = tmp_path / "a.jsonl"
+    result = run_cli(
+        "-v", "replay", str(CREATE_FAILED), str(PLAY_FAILED), "--json", ALERT_FILE=str(alert_file)
+    )
+    records = json.loads(result.stdout)
+    assert [r["type"] for r in records] == [
+        "Microsoft.Communication.CreateCallFailed",
+        "Microsoft.Communication.PlayFailed",
+    ]
+    assert set(records[0]) >= {
+        "id",
+        "type",
+        "outcome",
+        "code",
+        "subcode",
+        "category",
+        "match",
+        "advice",
+        "alert",
+    }
+    assert records[0]["alert"]["id"] == json.loads(alert_file.read_text())["id"]
+    assert records[1]["alert"] is None
+    assert '"event": "delivery"' in result.stderr
+
+
+def test_replay_writes_alerts_to_alerts_jsonl_by_default(tmp_path: Path) -> None:
+    result = run_cli("replay", str(CREATE_FAILED), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
+    assert "alerts go to alerts.jsonl" in result.stderr
+
+
+def test_replay_reports_a_missing_file_and_exits_1(tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", str(tmp_path / "nope.json"), "--json", ALERT_FILE=str(tmp_path / "a.jsonl")
+    )
+    assert result.returncode == 1
+    [record] = json.loads(result.stdout)
+    assert record["outcome"] == "invalid" and "cannot read" in record["reason"]
+
+
+def test_a_bad_setting_stops_the_cli_with_the_variable_named(tmp_path: Path) -> None:
+    result = run_cli(
+        "replay", str(PLAY_FAILED), SINK_MAX_ATTEMPTS="many", ALERT_FILE=str(tmp_path / "a")
+    )
+    assert result.returncode == 2
+    assert "SINK_MAX_ATTEMPTS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handlers", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(REPO)),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    banner: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            banner.append(line.rstrip())
+            if line.startswith("Ctrl-C"):
+                break
+        base = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner[0])
+        assert base, banner
+        yield base.group(1), process, banner
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
+    served: tuple[str, subprocess.Popen[str], list[str]], tmp_path: Path
+) -> None:
+    base, _, banner = served
+    text = "\n".join(banner)
+    assert "the Call Automation JWT check is OFF" in text
+    assert "alerts go to alerts.jsonl" in text
+    for route in ("callbacks", "codes", "eventgrid", "health"):
+        assert f"{base}/{route}" in text
+    assert requests.get(f"{base}/health", timeout=10).json()["callback_jwt_required"] is False
+    response = requests.post(
+        f"{base}/callbacks",
+        json=[call_result("x", "TranscriptionFailed", code=500, subcode=9999)],
+        timeout=10,
+    )
+    assert response.json()["outcomes"] == {"alert": 1}
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
