@@ -24,12 +24,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
+from handlers.logs import log_event
 from handlers.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -360,12 +359,12 @@ class TableDedupeStore:
         try:
             deleted = self.purge_expired()
         except AzureError as error:
-            logger.warning("dedupe_purge_failed error=%s", type(error).__name__)
+            log_event("dedupe_purge_failed", level=logging.WARNING, error=type(error).__name__)
             return
         if deleted >= self._purge_limit:
             with self._purge_lock:  # more are waiting: allow the next purge soon
                 self._next_purge = min(self._next_purge, time.monotonic() + 10)
-        logger.info("dedupe_purged rows=%d", deleted)
+        log_event("dedupe_purged", rows=deleted)
 
 
 def _grouped(items: Iterable[T], group_of: Callable[[T], str]) -> dict[str, list[T]]:

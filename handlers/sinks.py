@@ -33,14 +33,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from handlers.alerts import Alert
+from handlers.logs import log_event
 from handlers.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from azure.core.messaging import CloudEvent
     from azure.core.pipeline.transport import HttpTransport
     from azure.eventgrid import EventGridPublisherClient
-
-logger = logging.getLogger(__name__)
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 # Event Grid custom topics accept at most 1 MB per publish request (and per event).
@@ -108,9 +107,12 @@ def deliver(
 
     The budget is wall time from the first attempt. A retry is started only if its backoff plus
     the sink's worst-case attempt (its ``timeout_seconds``, when it declares one) still ends
-    inside the budget, so a delivery never overruns Event Grid's 30 s. Raises the last
-    SinkError when the attempts or the budget run out, or at once for a permanent failure.
+    inside the budget: one sink's delivery ends within ``budget_seconds`` (several sinks called
+    one after the other add up). Raises the last SinkError when the attempts or the budget run
+    out, or at once for a permanent failure.
     """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
     if not alerts:
         return
     attempt_seconds = float(getattr(sink, "timeout_seconds", 0.0))
@@ -122,14 +124,15 @@ def deliver(
             delay = backoff_delay(attempt, random(), retry_after=error.retry_after)
             out_of_time = clock() - started + delay + attempt_seconds > budget_seconds
             if error.permanent or attempt == max_attempts or out_of_time:
-                logger.warning(
-                    "sink_gave_up sink=%s attempts=%d alerts=%d permanent=%s reason=%s",
-                    sink.name, attempt, len(alerts), error.permanent, error.reason,
+                log_event(
+                    "sink_gave_up", level=logging.WARNING, sink=sink.name, attempts=attempt,
+                    alerts=len(alerts), permanent=error.permanent, reason=error.reason,
                 )
                 raise
-            logger.warning(
-                "sink_attempt_failed sink=%s attempt=%d/%d alerts=%d retry_in=%.2fs reason=%s",
-                sink.name, attempt, max_attempts, len(alerts), delay, error.reason,
+            log_event(
+                "sink_attempt_failed", level=logging.WARNING, sink=sink.name, attempt=attempt,
+                max_attempts=max_attempts, alerts=len(alerts), retry_in=round(delay, 3),
+                reason=error.reason,
             )
             sleep(delay)
         else:
@@ -414,7 +417,7 @@ def _parse_time(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        logger.warning("alert_time_unreadable: published without a time")
+        log_event("alert_time_unreadable", level=logging.WARNING, action="published without time")
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -190,7 +190,7 @@ def test_webhook_unreachable_is_a_sink_error_naming_neither_url_nor_secret(
     with CaptureServer() as server:
         url = server.url("/services/T0/B0/token-in-the-path?sig=token-in-the-query")
     sink = WebhookSink(url, WHSEC, transport=RequestsTransport())
-    with caplog.at_level(logging.DEBUG, logger="handlers"), pytest.raises(SinkError) as raised:
+    with caplog.at_level(logging.DEBUG), pytest.raises(SinkError) as raised:
         deliver(sink, ALERTS, max_attempts=2, budget_seconds=5, sleep=lambda _: None)
     texts = [str(raised.value), caplog.text]
     for secret in ("token-in-the-path", "token-in-the-query", WHSEC, WHSEC[6:]):
@@ -426,6 +426,12 @@ def test_receivers_retry_after_is_waited_for_when_the_budget_allows() -> None:
     with pytest.raises(SinkError):
         run_deliver(too_long, budget=20.0)
     assert too_long.attempts == 1
+
+
+def test_zero_attempts_is_refused_rather_than_silently_sending_nothing() -> None:
+    sink = FlakySink(failures=0, time=FakeTime())
+    with pytest.raises(ValueError):
+        deliver(sink, ALERTS, max_attempts=0, budget_seconds=10)
 
 
 def test_nothing_to_deliver_sends_nothing() -> None:
