@@ -13,7 +13,8 @@ from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
-PROBLEM_TYPE_BASE = "https://acs-triage.dev/problems/"
+# RFC 9457 allows any URI; a URN names the problem without pointing at a page we do not run.
+PROBLEM_TYPE_BASE = "urn:acs-triage:problem:"
 
 
 class Headers(Mapping[str, str]):

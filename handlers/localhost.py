@@ -10,7 +10,6 @@ Like ``func start``, it does not enforce function keys: it binds to 127.0.0.1 by
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -21,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+
+from handlers.http import problem_response
 
 ROUTE_PREFIX = "/api/"
 # Bodies past this are refused before they are read; the app's own limit (MAX_BODY_BYTES,
@@ -68,11 +69,11 @@ def routes_of(app: func.FunctionApp) -> dict[str, LocalRoute]:
     return routes
 
 
-def _problem(status: int, title: str, detail: str) -> tuple[int, dict[str, str], bytes]:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
-    return status, {"Content-Type": "application/problem+json"}, body
+def _problem(
+    status: int, title: str, detail: str, slug: str = "host"
+) -> tuple[int, dict[str, str], bytes]:
+    response = problem_response(status, title, detail, slug=slug)
+    return status, dict(response.headers), response.body
 
 
 class LocalHostHandler(BaseHTTPRequestHandler):
