@@ -16,6 +16,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -185,25 +186,45 @@ class Pipeline:
             done = self.dedupe.seen(list(wanted.values()))
         except DedupeUnavailable:
             raise DuplicateStoreFailed() from None
-        failed = []
-        for sink in self.sinks:
-            pending = [a for a in alerts if wanted[(a.id, sink.name)] not in done]
-            if not pending:
-                continue
+        pending = {
+            sink: [a for a in alerts if wanted[(a.id, sink.name)] not in done]
+            for sink in self.sinks
+        }
+        pending = {sink: batch for sink, batch in pending.items() if batch}
+        # Destinations are tried side by side, each within the whole retry budget, so one
+        # delivery takes as long as its slowest destination and stays inside Event Grid's 30 s.
+        outcomes = self._deliver_all(pending)
+        failed = [sink.name for sink, error in outcomes.items() if error is not None]
+        for sink, error in outcomes.items():
+            if error is None:
+                self._remember_sent([wanted[(a.id, sink.name)] for a in pending[sink]])
+            else:
+                log_event(
+                    "sink_failed", sink=sink.name, alerts=len(pending[sink]), error=str(error)
+                )
+        if failed:
+            raise AlertDestinationFailed(failed)
+
+    def _deliver_all(
+        self, pending: dict[AlertSink, list[Alert]]
+    ) -> dict[AlertSink, SinkError | None]:
+        def attempt(sink: AlertSink) -> SinkError | None:
             try:
                 deliver(
                     sink,
-                    pending,
+                    pending[sink],
                     max_attempts=self.sink_max_attempts,
                     budget_seconds=self.sink_retry_budget_seconds,
                 )
             except SinkError as error:
-                log_event("sink_failed", sink=sink.name, alerts=len(pending), error=str(error))
-                failed.append(sink.name)
-                continue
-            self._remember_sent([wanted[(a.id, sink.name)] for a in pending])
-        if failed:
-            raise AlertDestinationFailed(failed)
+                return error
+            return None
+
+        if len(pending) <= 1:
+            return {sink: attempt(sink) for sink in pending}
+        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+            futures = {sink: pool.submit(attempt, sink) for sink in pending}
+            return {sink: future.result() for sink, future in futures.items()}
 
     def _remember_sent(self, keys: list[str]) -> None:
         try:

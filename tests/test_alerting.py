@@ -6,6 +6,8 @@ import json
 import logging
 import subprocess
 import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,10 @@ from standardwebhooks import Webhook
 
 from catalog import get_catalog
 from catalog.models import Category, Domain
-from handlers.alerts import ALERT_TYPE, AlertPolicy, alert_id_for
+from handlers.alerts import ALERT_TYPE, Alert, AlertPolicy, alert_id_for
 from handlers.envelope import parse_events
 from handlers.events import EventReader
-from handlers.sinks import FileSink, WebhookSink
+from handlers.sinks import FileSink, SinkError, WebhookSink
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory, read_alerts
 from tests.events import call_result, sms_report
@@ -329,3 +331,34 @@ def test_one_log_line_per_delivery_and_per_alert_with_no_phone_number_or_secret(
     everything = caplog.text
     for secret in ("5555550123", "5555550100", "topsecret", SECRET, SECRET.removeprefix("whsec_")):
         assert secret not in everything
+
+
+class BarrierSink:
+    """A destination that only succeeds if the other destination is being sent to at once."""
+
+    def __init__(self, name: str, barrier: threading.Barrier) -> None:
+        self.name = name
+        self.barrier = barrier
+        self.received: list[str] = []
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise SinkError(self.name, "the other destination was not being sent to") from None
+        self.received.extend(alert.id for alert in alerts)
+
+
+def test_destinations_are_sent_to_side_by_side_within_one_budget(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """Sent one after another, each with the whole budget, three slow destinations would
+    outlast Event Grid's 30 s; side by side, a delivery takes as long as the slowest one."""
+    barrier = threading.Barrier(2, timeout=5)
+    sinks = [BarrierSink("first", barrier), BarrierSink("second", barrier)]
+    runtime = make_runtime(sinks=sinks, sink_max_attempts=1)
+    runtime.pipeline.run(
+        parse_events([call_result("t1", "TranscriptionFailed", code=500, subcode=9999)]),
+        way_in="test",
+    )
+    assert sinks[0].received == sinks[1].received and len(sinks[0].received) == 1
