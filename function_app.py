@@ -8,12 +8,13 @@ serves Call Automation callbacks too (delivery.md).
 from __future__ import annotations
 
 import azure.functions as func
-from handlers.codes import handle_codes
 
 from handlers import webhook
+from handlers.codes import handle_codes
 from handlers.http import Headers, Request, Response
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+webhook.prepare()
 
 
 def to_request(req: func.HttpRequest) -> Request:

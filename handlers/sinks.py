@@ -322,18 +322,10 @@ class EventGridTopicSink:
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         max_request_bytes: int = TOPIC_MAX_REQUEST_BYTES,
     ) -> None:
-        from azure.eventgrid import EventGridPublisherClient
-
-        credential: Any
-        if key:
-            from azure.core.credentials import AzureKeyCredential
-
-            credential = AzureKeyCredential(key)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
-        self._client: EventGridPublisherClient = EventGridPublisherClient(endpoint, credential)
+        self._endpoint = endpoint
+        self._key = key
+        self._client_id = client_id
+        self._client: EventGridPublisherClient | None = None
         self._options: dict[str, Any] = {
             "retry_total": 0,
             "connection_timeout": connect_timeout,
@@ -345,13 +337,37 @@ class EventGridTopicSink:
         self._lock = threading.Lock()
         _silence_per_call_option_warnings(self._options)
 
+    def _publisher(self) -> EventGridPublisherClient:
+        """The SDK client, made on the first send: azure.eventgrid and azure.identity stay out
+        of cold start, which most invocations (no alert) never need."""
+        with self._lock:
+            if self._client is None:
+                from azure.eventgrid import EventGridPublisherClient
+
+                credential: Any
+                if self._key:
+                    from azure.core.credentials import AzureKeyCredential
+
+                    credential = AzureKeyCredential(self._key)
+                else:
+                    from azure.identity import DefaultAzureCredential
+
+                    credential = DefaultAzureCredential(
+                        managed_identity_client_id=self._client_id or None
+                    )
+                self._client = EventGridPublisherClient(self._endpoint, credential)
+            return self._client
+
     def send(self, alerts: Sequence[Alert]) -> None:
         from azure.core.exceptions import AzureError, HttpResponseError
 
         pending = [alert for alert in alerts if not self._already_accepted(alert.id)]
+        if not pending:
+            return
+        client = self._publisher()
         for chunk in self._requests(pending):
             try:
-                self._client.send([to_azure_cloud_event(alert) for alert in chunk], **self._options)
+                client.send([to_azure_cloud_event(alert) for alert in chunk], **self._options)
             except HttpResponseError as error:
                 status = error.status_code or 0
                 raise SinkError(

@@ -40,6 +40,16 @@ def callbacks(request: Request, runtime: Runtime | None = None) -> Response:
     return _guarded(lambda: _callbacks(request, runtime or get_runtime()))
 
 
+def prepare() -> None:
+    """Build the runtime at cold start: settings validated and catalog loaded before the first
+    event arrives. A bad setting is logged here, naming the variable, and every route then
+    answers it as a problem (health: 503 not ready) instead of the host failing to load."""
+    try:
+        get_runtime()
+    except SettingsError as error:
+        log_event("misconfigured", level=logging.ERROR, detail=str(error))
+
+
 def health(_request: Request) -> Response:
     """Anonymous readiness: the version, and whether settings and catalog loaded."""
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import azure.functions as func
@@ -68,3 +70,38 @@ def test_the_domain_never_imports_azure_functions() -> None:
             ):
                 offenders.append(path.name)
     assert offenders == []
+
+
+def test_cold_start_builds_the_runtime_without_the_alert_clients() -> None:
+    """Importing the app validates settings and loads the catalog; the topic client (and
+    azure.identity, azure.eventgrid) waits for the first alert."""
+    code = (
+        "import sys, function_app; from handlers.runtime import get_runtime; "
+        "runtime = get_runtime(); "
+        "print(len(runtime.pipeline.catalog.entries), [s.name for s in runtime.pipeline.sinks], "
+        "sorted(m for m in ('azure.identity', 'azure.eventgrid') if m in sys.modules))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ALERT_TOPIC_ENDPOINT": "https://alerts.westeurope-1.eventgrid.azure.net/api/events",
+        "CALLBACK_JWT_REQUIRED": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("[", 1)[1].strip() == "'topic'] []"
+    assert int(result.stdout.split()[0]) > 400
+
+
+def test_a_bad_setting_at_cold_start_is_logged_with_its_variable_and_answered_by_health() -> None:
+    code = (
+        "import logging, sys; logging.basicConfig(stream=sys.stderr); import function_app; "
+        "from handlers.http import Request; from handlers.webhook import health; "
+        "print(health(Request('GET')).status)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "MAX_BODY_BYTES": "lots"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "503"
+    assert "MAX_BODY_BYTES" in result.stderr and "misconfigured" in result.stderr
