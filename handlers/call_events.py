@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Domain
 from handlers.envelope import Envelope
 from handlers.masking import mask_phones_in
-from handlers.outcome import CodeOrigin, Outcome, invalid, outcome_for, validation_reason
+from handlers.outcome import CodeOrigin, Outcome, outcome_for, read_data
 
 
 class EndReason(BaseModel):
@@ -46,12 +46,9 @@ class CallEventData(BaseModel):
 
 
 def handle_call_event(envelope: Envelope) -> Outcome:
-    if not isinstance(envelope.data, dict):
-        return invalid(envelope, f"data is a {type(envelope.data).__name__}, expected an object")
-    try:
-        data = CallEventData.model_validate(envelope.data)
-    except ValidationError as error:
-        return invalid(envelope, validation_reason(error))
+    data = read_data(envelope, CallEventData)
+    if isinstance(data, Outcome):
+        return data
     reason = data.reason
     return outcome_for(
         envelope,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from catalog.models import Domain
 from handlers.envelope import Envelope
@@ -72,6 +72,19 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
 
 def invalid(envelope: Envelope, reason: str) -> Outcome:
     return outcome_for(envelope, "invalid", reason=reason)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_data(envelope: Envelope, model: type[ModelT]) -> ModelT | Outcome:
+    """The event's ``data`` validated as ``model``, or an invalid Outcome that says why."""
+    if not isinstance(envelope.data, dict):
+        return invalid(envelope, f"data is a {type(envelope.data).__name__}, expected an object")
+    try:
+        return model.model_validate(envelope.data)
+    except ValidationError as error:
+        return invalid(envelope, validation_reason(error))
 
 
 def validation_reason(error: ValidationError, prefix: str = "data") -> str:
