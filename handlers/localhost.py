@@ -79,6 +79,9 @@ def _problem(
 class LocalHostHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "acs-triage-localhost"
+    # Headers and body leave in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK of the first on a kept-alive connection: 40 ms added to every answer.
+    disable_nagle_algorithm = True
     routes: dict[str, LocalRoute] = {}
     access_log: bool = True
 
