@@ -75,6 +75,9 @@ DOMAIN_RULES: Mapping[Domain, DomainRules] = {
 CALL_DOMAINS = tuple(domain for domain, rules in DOMAIN_RULES.items() if rules.with_subcodes)
 
 _NUMBER = re.compile(r"[0-9]{1,9}")
+# Codes in traffic are few, but they come from events, so anyone can send any number: the memo
+# of lookups stops growing here (the rest are worked out each time, as before).
+LOOKUP_MEMO_MAX_ENTRIES = 4096
 
 
 def parse_number(text: str) -> int:
@@ -150,6 +153,7 @@ class Catalog:
         self._by_subcode: dict[tuple[str, int], list[Entry]] = {}
         self._code_only: dict[tuple[str, int], list[Entry]] = {}
         self._by_code: dict[tuple[str, int], list[Entry]] = {}
+        self._memo: dict[tuple[Domain, int | None, int | None], Match] = {}
         for entry in self.entries:
             self._index(entry)
 
@@ -170,7 +174,20 @@ class Catalog:
     # ---- lookup -------------------------------------------------------------------------------
 
     def lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
-        """What (code, subcode) means for an event of ``domain``; see the module docstring."""
+        """What (code, subcode) means for an event of ``domain``; see the module docstring.
+
+        A match is immutable and depends on nothing else, so each one is worked out once (walking
+        the rules costs as much as all the rest of an event's triage).
+        """
+        key = (domain, code, subcode)
+        match = self._memo.get(key)
+        if match is None:
+            match = self._lookup(domain, code, subcode)
+            if len(self._memo) < LOOKUP_MEMO_MAX_ENTRIES:
+                self._memo[key] = match
+        return match
+
+    def _lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
         rules = DOMAIN_RULES[domain]
         steps = self._steps(rules, code, subcode)
         for step in steps:
