@@ -17,6 +17,18 @@ _PHONE_IN_TEXT = re.compile(r"(?<![\w+-])\+?\d{7,15}(?![\w-])")
 
 def mask_phone(value: str) -> str:
     """Mask one phone number, keeping a leading '+' and the last four digits."""
+    plus = value[:1] == "+"
+    digits = value[1:] if plus else value
+    if digits.isdigit():  # an E.164 number, nearly always: no per-character loop
+        if len(digits) <= KEEP_DIGITS:
+            return "*" * len(value)
+        hidden = "*" * (len(digits) - KEEP_DIGITS)
+        return ("+" if plus else "") + hidden + digits[-KEEP_DIGITS:]
+    return _mask_formatted(value)
+
+
+def _mask_formatted(value: str) -> str:
+    """Any other text: every digit but the last four masked, other characters kept."""
     digits = sum(ch.isdigit() for ch in value)
     if digits <= KEEP_DIGITS:
         return "*" * len(value)
@@ -32,6 +44,8 @@ def mask_phone(value: str) -> str:
 
 def mask_phones_in(text: str) -> str:
     """Mask every phone-number-like run inside free text (subjects, messages)."""
-    if not any(ch.isdigit() for ch in text):
-        return text
-    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+    return _PHONE_IN_TEXT.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    return mask_phone(match.group(0))
