@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from handlers.http import BadRequest
 
 Schema = Literal["eventgrid", "cloudevents"]
+
+
+# An escaped UTF-16 surrogate (\uD800 to \uDFFF): JSON lets one stand alone; no UTF-8 text can.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -61,11 +67,41 @@ def decode_body(body: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise BadRequest(f"The body is not valid UTF-8 (byte {error.start}).") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        payload = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise BadRequest("The body nests too deeply to be an event delivery.") from None
     except ValueError as error:
         raise BadRequest(f"The body is not valid JSON: {_short(str(error))}") from None
+    if _SURROGATE_ESCAPE.search(text):  # rare: most bodies never pay for the walk
+        _replace_lone_surrogates(payload)
+    return payload
+
+
+def _replace_lone_surrogates(payload: Any) -> None:
+    """Put U+FFFD in place of every lone surrogate, in strings and keys, in place.
+
+    ``json.loads`` joins an escaped pair into one character and leaves a lone half as it is,
+    which cannot be encoded: hashing an id, writing an alert or answering would fail. Replacing
+    it keeps the event readable (a bad id is still an id) instead of failing the whole batch.
+    Iterative, because the body may nest as deep as the parser allowed.
+    """
+    pending = [payload]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = _SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, list | dict):
+                    pending.append(item)
+        elif isinstance(node, dict):
+            for key in [key for key in node if _SURROGATE.search(key)]:
+                node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)
+            for key, item in node.items():
+                if isinstance(item, str):
+                    node[key] = _SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, list | dict):
+                    pending.append(item)
 
 
 def parse_events(payload: Any) -> list[Envelope]:
