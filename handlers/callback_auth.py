@@ -41,39 +41,24 @@ Key handling (``PyJWKClient`` underneath):
   callbacks whose keys we already know. A token with an unknown key id during such an outage is
   answered 503: we cannot tell a new key from a forged one.
 
-The authenticator is thread-safe (PyJWKClient serialises key lookups behind its lock; the rest is
-immutable) and meant to be built once per process.
+The authenticator is thread-safe (PyJWKClient serialises key lookups behind its lock; the key
+client is built once, under a lock, on the first callback; the rest is immutable) and meant to be
+built once per process. What needs PyJWT lives in :mod:`handlers.callback_jwt`, imported on the
+first callback that is checked, so that a cold start does not pay for PyJWT and cryptography.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
-import time
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import jwt
-from jwt import PyJWK, PyJWKClient
-from jwt.algorithms import get_default_algorithms
-from jwt.exceptions import (
-    DecodeError,
-    ExpiredSignatureError,
-    ImmatureSignatureError,
-    InvalidAlgorithmError,
-    InvalidAudienceError,
-    InvalidIssuerError,
-    InvalidSignatureError,
-    MissingRequiredClaimError,
-    PyJWKClientError,
-    PyJWKSetError,
-    PyJWTError,
-)
 
 from handlers.http import ServiceUnavailable, Unauthorized
 from handlers.settings import Settings, SettingsError
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from handlers.callback_jwt import SigningKeyClient
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 REQUIRED_CLAIMS = ("exp", "iss", "aud")
@@ -83,88 +68,12 @@ DEFAULT_REFETCH_COOLDOWN_SECONDS = 30.0
 DEFAULT_FETCH_RETRY_SECONDS = 10.0
 DEFAULT_MAX_STALE_SECONDS = 3600.0
 
-# Algorithm names we may repeat in a detail: our own constants, never free text from a token.
-_NAMEABLE_ALGORITHMS = frozenset(get_default_algorithms()) | {"none"}
-
 
 class SigningKeysUnavailable(ServiceUnavailable):
     """The JWKS could not be fetched or held no usable key: our fault, so 503 and retry."""
 
     slug = "signing-keys-unavailable"
     title = "Callback signing keys unavailable"
-
-
-class _KeyFetchError(Exception):
-    """Internal: raised inside the key client so a fetch failure never looks like a kid miss."""
-
-
-class _SigningKeyClient(PyJWKClient):
-    """PyJWKClient that fails fast after a failed fetch and falls back to its last good keys.
-
-    Every method here runs under PyJWKClient's lock (``get_signing_key`` takes it), so the
-    bookkeeping fields need no lock of their own.
-    """
-
-    def __init__(
-        self,
-        uri: str,
-        *,
-        lifespan: float,
-        timeout: float,
-        cooldown: float,
-        retry_after: float,
-        max_stale: float,
-    ) -> None:
-        super().__init__(
-            uri,
-            cache_keys=False,
-            cache_jwk_set=True,
-            lifespan=lifespan,
-            timeout=timeout,
-            cooldown_duration=cooldown,
-        )
-        self.retry_after = retry_after
-        self._max_stale = max_stale
-        self._failed_at: float | None = None
-        self._fetched_at = 0.0
-        self._last_good: tuple[float, list[PyJWK]] | None = None
-
-    def fetch_data(self) -> Any:
-        if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_after:
-            raise _KeyFetchError("a recent fetch failed; not retrying yet")
-        try:
-            data = super().fetch_data()
-        # ValueError: the body was not JSON, which PyJWKClient lets through unwrapped.
-        except (PyJWKClientError, PyJWKSetError, ValueError) as error:
-            self._failed_at = time.monotonic()
-            logger.warning(
-                "callback signing keys could not be fetched",
-                extra={"jwks_url": self.uri, "error": str(error)},
-            )
-            raise _KeyFetchError(str(error)) from error
-        self._failed_at = None
-        self._fetched_at = time.monotonic()
-        return data
-
-    def get_signing_keys(self, refresh: bool = False) -> list[PyJWK]:
-        try:
-            keys = super().get_signing_keys(refresh)
-        except (_KeyFetchError, PyJWKClientError, PyJWKSetError) as error:
-            # A forced refresh hunts for an unknown kid: stale keys cannot answer that.
-            if not refresh and (stale := self._stale_keys()) is not None:
-                return stale
-            if isinstance(error, _KeyFetchError):
-                raise
-            raise _KeyFetchError(str(error)) from error
-        # Cached sets only ever come from the latest successful fetch, so that is their age.
-        self._last_good = (self._fetched_at, keys)
-        return keys
-
-    def _stale_keys(self) -> list[PyJWK] | None:
-        if self._last_good is None:
-            return None
-        fetched_at, keys = self._last_good
-        return keys if time.monotonic() - fetched_at < self._max_stale else None
 
 
 class CallbackAuthenticator:
@@ -192,18 +101,20 @@ class CallbackAuthenticator:
         self.audience = audience.strip()
         self.issuer = issuer.strip()
         self.leeway_seconds = leeway_seconds
-        self._keys: _SigningKeyClient | None = None
+        self._keys: SigningKeyClient | None = None
+        self._keys_lock = threading.Lock()
+        self._key_options: dict[str, Any] | None = None
         if not required:
             return
         _check_required_settings(self.audience, self.issuer, jwks_url)
-        self._keys = _SigningKeyClient(
-            jwks_url,
-            lifespan=keys_lifespan_seconds,
-            timeout=fetch_timeout_seconds,
-            cooldown=refetch_cooldown_seconds,
-            retry_after=fetch_retry_seconds,
-            max_stale=max_stale_seconds,
-        )
+        self._key_options = {
+            "uri": jwks_url,
+            "lifespan": keys_lifespan_seconds,
+            "timeout": fetch_timeout_seconds,
+            "cooldown": refetch_cooldown_seconds,
+            "retry_after": fetch_retry_seconds,
+            "max_stale": max_stale_seconds,
+        }
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallbackAuthenticator:
@@ -220,41 +131,31 @@ class CallbackAuthenticator:
 
         With the check turned off, return ``{}`` without reading the header.
         """
-        keys = self._keys
-        if keys is None:
+        if self._key_options is None:
             return {}
         token = _bearer_token(authorization)
-        kid = _checked_key_id(token)
-        key = _signing_key(keys, kid)
-        return self._decoded_claims(token, key)
+        # PyJWT (and cryptography under it) only now: a cold start serving Event Grid never
+        # needs them, and they are the largest import the app could otherwise not avoid.
+        from handlers import callback_jwt
 
-    def _decoded_claims(self, token: str, key: PyJWK) -> dict[str, Any]:
-        try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=list(RSA_ALGORITHMS),
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway_seconds,
-                options={"require": list(REQUIRED_CLAIMS)},
-            )
-        except PyJWTError as error:
-            raise Unauthorized(_claims_failure_detail(error)) from None
+        keys = self._key_client()
+        kid = callback_jwt.checked_key_id(token)
+        key = callback_jwt.signing_key(keys, kid)
+        return callback_jwt.decoded_claims(
+            token, key, audience=self.audience, issuer=self.issuer, leeway=self.leeway_seconds
+        )
 
+    def _key_client(self) -> SigningKeyClient:
+        """The one key client of this authenticator, built on the first callback."""
+        if self._keys is None:
+            with self._keys_lock:
+                if self._keys is None:
+                    from handlers.callback_jwt import SigningKeyClient
 
-def _signing_key(keys: _SigningKeyClient, kid: str) -> PyJWK:
-    try:
-        return keys.get_signing_key(kid)
-    except _KeyFetchError as error:
-        raise SigningKeysUnavailable(
-            "signing keys unavailable: the JWKS could not be fetched; retry later",
-            headers={"Retry-After": str(max(1, round(keys.retry_after)))},
-        ) from error
-    except PyJWKClientError:
-        # The only PyJWKClientError _SigningKeyClient lets through: no key has this kid.
-        raise Unauthorized("unknown key id: no published signing key has the token's kid") from None
-
+                    assert self._key_options is not None
+                    options = dict(self._key_options)
+                    self._keys = SigningKeyClient(options.pop("uri"), **options)
+        return self._keys
 
 def _check_required_settings(audience: str, issuer: str, jwks_url: str) -> None:
     if not audience:
@@ -293,42 +194,3 @@ def _bearer_token(authorization: str | None) -> str:
     return token
 
 
-def _checked_key_id(token: str) -> str:
-    """Refuse the algorithm before any key is used; return the token's key id."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except PyJWTError:
-        raise Unauthorized("malformed token: its header cannot be read") from None
-    algorithm = header.get("alg")
-    if algorithm not in RSA_ALGORITHMS:
-        named = algorithm if algorithm in _NAMEABLE_ALGORITHMS else "an unknown algorithm"
-        raise Unauthorized(
-            f"token algorithm refused: {named} is not one of {', '.join(RSA_ALGORITHMS)}"
-        )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise Unauthorized("malformed token: the header has no key id (kid)")
-    return kid
-
-
-def _claims_failure_detail(error: PyJWTError) -> str:
-    """Say what is wrong in our own words; PyJWT's messages may quote the token."""
-    match error:
-        case ExpiredSignatureError():
-            return "token expired"
-        case ImmatureSignatureError():
-            return "token not yet valid: nbf or iat is in the future"
-        case InvalidIssuerError():
-            return "wrong issuer: the token was not issued by Call Automation"
-        case InvalidAudienceError():
-            return "wrong audience: the token is for another Communication Services resource"
-        case MissingRequiredClaimError(claim=claim) if claim in REQUIRED_CLAIMS:
-            return f"token lacks the required {claim!r} claim"
-        case InvalidSignatureError():
-            return "bad signature: the token was not signed by the key its kid names"
-        case InvalidAlgorithmError():
-            return "token algorithm refused: it does not match the signing key's algorithm"
-        case DecodeError():
-            return "malformed token: it cannot be decoded"
-        case _:
-            return "invalid token"
