@@ -12,14 +12,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from itertools import islice
+from contextlib import ExitStack
 
 from bench import coldstart, load, memory, throughput
 from bench.report import Results, print_json, print_table
 from bench.throughput import BenchError, bench_runtime, scratch_folder
-from bench.workload import Workload
+from bench.workload import Batch, Workload
 
-MIN_EVENTS = 5_000
+DEFAULT_EVENTS = 8_000  # six full batches each way (at least 5,000 events): a steadier median
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,8 +29,8 @@ def parser() -> argparse.ArgumentParser:
         help="a fast run: 2 batches each way, 3 cold starts, 3 s of load",
     )
     cli.add_argument(
-        "--events", type=int, default=MIN_EVENTS,
-        help=f"events through the pipeline each way, in full batches (default {MIN_EVENTS:,})",
+        "--events", type=int, default=DEFAULT_EVENTS,
+        help=f"events through the pipeline each way, in full batches ({DEFAULT_EVENTS:,})",
     )
     cli.add_argument("--coldstart-runs", type=int, default=7, help="fresh interpreters (7)")
     cli.add_argument("--concurrency", type=int, default=16, help="load: connections (16)")
@@ -63,14 +63,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         with scratch_folder() as folder:
             runtime = bench_runtime(folder)
             # One batch to warm the runtime up (first-use costs inside pydantic and the
-            # catalog); a function app pays them once per instance, not per delivery.
-            throughput.run_in_process(list(islice(workload.batches(1), 1)), runtime)
-            if "pipeline" in parts:
-                batches = list(workload.batches(args.events))
-                results.in_process = throughput.run_in_process(batches, runtime)
-            if "http" in parts:
-                batches = list(workload.batches(args.events))
-                results.over_http = throughput.run_over_http(batches, runtime)
+            # catalog); a function app pays them once per instance, not per delivery. In
+            # process and over HTTP then take turns, batch by batch.
+            warm_up = throughput.measure_batch(
+                throughput.in_process(runtime), next(workload.batches(1))
+            )
+            with ExitStack() as stack:
+                ways: dict[str, tuple[throughput.Deliver, list[Batch]]] = {}
+                if "pipeline" in parts:
+                    batches = list(workload.batches(args.events))
+                    ways["pipeline"] = (throughput.in_process(runtime), batches)
+                if "http" in parts:
+                    batches = list(workload.batches(args.events))
+                    deliver = stack.enter_context(throughput.over_http(runtime))
+                    ways["http"] = (deliver, batches)
+                measured = throughput.run(ways)
+            results.in_process = measured.get("pipeline")
+            results.over_http = measured.get("http")
+            alerts = warm_up.alerts + sum(result.alerts for result in measured.values())
+            throughput.check_alert_file(folder, alerts)
             if "coldstart" in parts:
                 results.cold_start = coldstart.measure(folder, args.coldstart_runs)
             if "memory" in parts:

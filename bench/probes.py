@@ -72,9 +72,10 @@ def memory(path: str) -> dict[str, object]:
 
 def _reset_peak_rss() -> bool:
     """Linux: restart the high-water mark that ru_maxrss reads (``clear_refs`` 5)."""
+    from pathlib import Path
+
     try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:  # noqa: PTH123
-            clear_refs.write("5")
+        Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         return False
     return True

@@ -53,6 +53,7 @@ def figures(results: Results) -> dict[str, Any]:
             pipeline_ms=_round(run.ms_per_batch),
             json_loads_ms=_round(run.json_loads_ms),
             ratio=_round(run.ratio),
+            wall_ratio=_round(run.wall_ratio),
             events_per_s=round(run.events_per_second),
         )
         goals["ratio"] = run.ratio <= MAX_RATIO_TO_JSON_LOADS
@@ -62,6 +63,7 @@ def figures(results: Results) -> dict[str, Any]:
             http_ms=_round(run.ms_per_batch),
             http_json_loads_ms=_round(run.json_loads_ms),
             http_ratio=_round(run.ratio),
+            http_wall_ratio=_round(run.wall_ratio),
             http_events_per_s=round(run.events_per_second),
         )
         goals["http_ratio"] = run.ratio <= MAX_RATIO_TO_JSON_LOADS
@@ -124,14 +126,14 @@ def _throughput(results: Results, out: TextIO) -> None:
     )
     print(
         f"  {'':24}{'batches':>8}{'events':>8}{'ms/batch':>10}{'events/s':>10}"
-        f"{'json.loads':>11}{'ratio':>7}   goal ≤ {MAX_RATIO_TO_JSON_LOADS:g}×",
+        f"{'json.loads':>11}{'ratio':>7}{'(wall)':>8}   goal ≤ {MAX_RATIO_TO_JSON_LOADS:g}× (CPU)",
         file=out,
     )
     for name, run in present:
         print(
             f"  {name:24}{len(run.runs):8}{run.events:8,}{run.ms_per_batch:10.1f}"
             f"{run.events_per_second:10,.0f}{run.json_loads_ms:8.1f} ms{run.ratio:6.1f}×"
-            f"   {_verdict(run.ratio <= MAX_RATIO_TO_JSON_LOADS)}",
+            f"{run.wall_ratio:7.1f}×   {_verdict(run.ratio <= MAX_RATIO_TO_JSON_LOADS)}",
             file=out,
         )
 

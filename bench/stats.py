@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,16 +28,30 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def timed(function: Callable[[], T]) -> tuple[float, T]:
-    """Milliseconds one call takes, and its result."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Cost:
+    """What one call took: wall time, and this process's CPU time (all its threads), in ms."""
+
+    wall_ms: float
+    cpu_ms: float
+
+
+def timed(function: Callable[[], T]) -> tuple[Cost, T]:
+    """What one call costs, and its result.
+
+    CPU time is the steadier figure on a shared machine: other processes slow the wall clock,
+    not the work this process does.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
     result = function()
-    return (time.perf_counter() - started) * 1000, result
+    cost = Cost((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+    return cost, result
 
 
-def best_of(function: Callable[[], object], runs: int) -> float:
-    """The fastest of ``runs`` calls, in ms: the cost of the work itself, not of the machine."""
-    return min(timed(function)[0] for _ in range(runs))
+def best_of(function: Callable[[], object], runs: int) -> Cost:
+    """The cheapest of ``runs`` calls (each figure on its own): the work, not the machine."""
+    costs = [timed(function)[0] for _ in range(runs)]
+    return Cost(min(c.wall_ms for c in costs), min(c.cpu_ms for c in costs))
 
 
 def peak_rss_mb() -> float:
