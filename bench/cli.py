@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
 from bench import coldstart, load, memory, throughput
 from bench.report import Results, print_json, print_table
@@ -23,7 +24,10 @@ DEFAULT_EVENTS = 8_000  # six full batches each way (at least 5,000 events): a s
 
 
 def parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    cli = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure acs-triage the way its users judge it; a table, then a JSON line.",
+    )
     cli.add_argument(
         "--quick", action="store_true",
         help="a fast run: 2 batches each way, 3 cold starts, 3 s of load",
@@ -61,27 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results()
     try:
         with scratch_folder() as folder:
-            runtime = bench_runtime(folder)
-            # One batch to warm the runtime up (first-use costs inside pydantic and the
-            # catalog); a function app pays them once per instance, not per delivery. In
-            # process and over HTTP then take turns, batch by batch.
-            warm_up = throughput.measure_batch(
-                throughput.in_process(runtime), next(workload.batches(1))
-            )
-            with ExitStack() as stack:
-                ways: dict[str, tuple[throughput.Deliver, list[Batch]]] = {}
-                if "pipeline" in parts:
-                    batches = list(workload.batches(args.events))
-                    ways["pipeline"] = (throughput.in_process(runtime), batches)
-                if "http" in parts:
-                    batches = list(workload.batches(args.events))
-                    deliver = stack.enter_context(throughput.over_http(runtime))
-                    ways["http"] = (deliver, batches)
-                measured = throughput.run(ways)
-            results.in_process = measured.get("pipeline")
-            results.over_http = measured.get("http")
-            alerts = warm_up.alerts + sum(result.alerts for result in measured.values())
-            throughput.check_alert_file(folder, alerts)
+            measure_throughput(results, parts, folder, workload, args.events)
             if "coldstart" in parts:
                 results.cold_start = coldstart.measure(folder, args.coldstart_runs)
             if "memory" in parts:
@@ -98,3 +82,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_json(results, sys.stdout)
     return 1 if results.load is not None and results.load.errors else 0
 
+
+def measure_throughput(
+    results: Results, parts: set[str], folder: Path, workload: Workload, events: int
+) -> None:
+    """Full batches in process and over HTTP, taking turns batch by batch."""
+    runtime = bench_runtime(folder)
+    # One batch warms the runtime up (first-use costs inside pydantic and the catalog): a
+    # function app pays them once per instance, not per delivery.
+    warm_up = throughput.measure_batch(throughput.in_process(runtime), next(workload.batches(1)))
+    with ExitStack() as stack:
+        ways: dict[str, tuple[throughput.Deliver, list[Batch]]] = {}
+        if "pipeline" in parts:
+            ways["pipeline"] = (throughput.in_process(runtime), list(workload.batches(events)))
+        if "http" in parts:
+            deliver = stack.enter_context(throughput.over_http(runtime))
+            ways["http"] = (deliver, list(workload.batches(events)))
+        measured = throughput.run(ways)
+    results.in_process = measured.get("pipeline")
+    results.over_http = measured.get("http")
+    throughput.check_alert_file(
+        folder, warm_up.alerts + sum(result.alerts for result in measured.values())
+    )

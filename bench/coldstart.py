@@ -50,7 +50,7 @@ def app_environment(folder: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key.upper() not in names}
     env.update(
         {
-            "ALERT_FILE": str(folder / "coldstart-alerts.jsonl"),
+            "ALERT_FILE": str(folder / "child-alerts.jsonl"),
             # As in Azure: callbacks need a JWT for this resource (its keys are fetched lazily).
             "CALLBACK_JWT_REQUIRED": "true",
             "CALLBACK_AUDIENCE": "00000000-0000-0000-0000-000000000000",

@@ -4,7 +4,8 @@ Event Grid's default is one event per delivery (batching off), so each request c
 event of the realistic mix. The server runs in its own process (``python -m bench.probes serve``)
 so that the load generator does not share its interpreter. The generator is ``wrk`` when it is
 installed (``apt-get install wrk``), else threads with ``http.client``; both are bounded in time,
-the threads also in number of requests. Every answer other than 200 is an error.
+the threads also in number of requests. An error is a failed connection or an answer of 400 or
+more (wrk's rule; the threads count any answer but 200).
 """
 
 from __future__ import annotations
