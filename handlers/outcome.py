@@ -55,18 +55,16 @@ class Outcome:
 
 def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Outcome:
     """An Outcome carrying the envelope's identity, with the given verdict and fields."""
-    identity: dict[str, Any] = {
-        # Subjects such as '/phonenumber/15555555555' name a person: masked for every outcome.
-        "subject": mask_phones_in(envelope.subject) if envelope.subject else None,
-        "time": envelope.time,
-        "source": envelope.source,
-    }
     return Outcome(
         index=envelope.index,
         event_id=envelope.id,
         event_type=envelope.type,
         status=status,
-        **(identity | fields),
+        # Subjects such as '/phonenumber/15555555555' name a person: masked for every outcome.
+        subject=mask_phones_in(envelope.subject) if envelope.subject else None,
+        time=envelope.time,
+        source=envelope.source,
+        **fields,
     )
 
 

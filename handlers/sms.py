@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from catalog.models import Domain
 from handlers.envelope import Envelope
@@ -40,37 +40,75 @@ _ANY_CODE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SUCCESS_STATUSES = frozenset({"delivered", "success"})
 
 
+def _spellings(camel: str) -> AliasChoices:
+    """The spellings published payloads use (camelCase, PascalCase) and the lower-cased one."""
+    return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
+
+
 class DeliveryAttempt(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    timestamp: str | None = None
-    segments_succeeded: int | None = Field(default=None, alias="segmentssucceeded", ge=0)
-    segments_failed: int | None = Field(default=None, alias="segmentsfailed", ge=0)
+    timestamp: str | None = Field(default=None, validation_alias=_spellings("timestamp"))
+    segments_succeeded: int | None = Field(
+        default=None, validation_alias=_spellings("segmentsSucceeded"), ge=0
+    )
+    segments_failed: int | None = Field(
+        default=None, validation_alias=_spellings("segmentsFailed"), ge=0
+    )
 
 
 class SmsDeliveryReport(BaseModel):
-    """``data`` of SMSDeliveryReportReceived, keys lower-cased before validation."""
+    """``data`` of SMSDeliveryReportReceived (see :func:`read_report` for key spellings)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    message_id: str | None = Field(default=None, alias="messageid")
-    from_number: str | None = Field(default=None, alias="from")
-    to_number: str | None = Field(default=None, alias="to")
-    delivery_status: str = Field(alias="deliverystatus", min_length=1)
-    delivery_status_details: str | None = Field(default=None, alias="deliverystatusdetails")
-    delivery_attempts: list[DeliveryAttempt] = Field(default_factory=list, alias="deliveryattempts")
-    received_timestamp: str | None = Field(default=None, alias="receivedtimestamp")
-    tag: str | None = None
+    message_id: str | None = Field(default=None, validation_alias=_spellings("messageId"))
+    from_number: str | None = Field(default=None, validation_alias=_spellings("from"))
+    to_number: str | None = Field(default=None, validation_alias=_spellings("to"))
+    delivery_status: str = Field(validation_alias=_spellings("deliveryStatus"), min_length=1)
+    delivery_status_details: str | None = Field(
+        default=None, validation_alias=_spellings("deliveryStatusDetails")
+    )
+    delivery_attempts: list[DeliveryAttempt] = Field(
+        default_factory=list, validation_alias=_spellings("deliveryAttempts")
+    )
+    received_timestamp: str | None = Field(
+        default=None, validation_alias=_spellings("receivedTimestamp")
+    )
+    tag: str | None = Field(default=None, validation_alias=_spellings("tag"))
 
     @property
     def failed_segments(self) -> int:
         return sum(attempt.segments_failed or 0 for attempt in self.delivery_attempts)
 
 
+def _known_spellings(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        str(choice)
+        for field in model.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+        for choice in field.validation_alias.choices
+    )
+
+
+_REPORT_KEYS = _known_spellings(SmsDeliveryReport)
+_ATTEMPT_KEYS = _known_spellings(DeliveryAttempt)
+
+
 def read_report(data: Any) -> SmsDeliveryReport:
-    """Validate a report's data, reading its keys (and its attempts') without regard to case."""
+    """Validate a report's data, reading its keys (and its attempts') without regard to case.
+
+    Keys spelled as published (camelCase, PascalCase) are read as they are; any other spelling
+    (``DELIVERYSTATUS``) is lower-cased first, so no key is silently missed.
+    """
     if not isinstance(data, dict):
         raise TypeError(f"data is a {type(data).__name__}, expected an object")
+    attempts = next((data[k] for k in ("deliveryAttempts", "DeliveryAttempts") if k in data), None)
+    if _REPORT_KEYS.issuperset(data) and (
+        not isinstance(attempts, list)
+        or all(not isinstance(a, dict) or _ATTEMPT_KEYS.issuperset(a) for a in attempts)
+    ):
+        return SmsDeliveryReport.model_validate(data)
     lowered = lower_keys(data)
     attempts = lowered.get("deliveryattempts")
     if isinstance(attempts, list):
@@ -104,25 +142,26 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
     code, origin = find_code(report, is_known)
     details = report.delivery_status_details
     status_failed = report.delivery_status.strip().lower() not in _SUCCESS_STATUSES
+    failed_segments = report.failed_segments
     return outcome_for(
         envelope,
         "ok",
         domain=Domain.SMS_DELIVERY,
         code=code,
         code_origin=origin,
-        failed=status_failed or report.failed_segments > 0,
+        failed=status_failed or failed_segments > 0,
         message=mask_phones_in(details) if details else None,
-        context=_context(report),
+        context=_context(report, failed_segments),
     )
 
 
-def _context(report: SmsDeliveryReport) -> dict[str, Any]:
+def _context(report: SmsDeliveryReport, failed_segments: int) -> dict[str, Any]:
     return {
         "messageId": report.message_id,
         "from": mask_phone(report.from_number) if report.from_number else None,
         "to": mask_phone(report.to_number) if report.to_number else None,
         "deliveryStatus": report.delivery_status,
         "deliveryAttempts": len(report.delivery_attempts),
-        "failedSegments": report.failed_segments,
+        "failedSegments": failed_segments,
         "tag": report.tag,
     }

@@ -59,7 +59,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         runtime = Runtime.build(
             load_settings(**settings),
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
-            dedupe=dedupe or MemoryDedupeStore(timedelta(hours=1)),
+            dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
         )
         reset_runtime(runtime)
         return runtime

@@ -100,9 +100,9 @@ def test_phone_numbers_are_masked_in_context_and_subject() -> None:
     ("data", "reason"),
     [
         ("a string", "data is a str, expected an object"),
-        ({"deliveryStatusDetails": "2000"}, "data.deliverystatus: Field required"),
-        ({"deliveryStatus": 5}, "data.deliverystatus: Input should be a valid string"),
-        ({"deliveryStatus": "Delivered", "deliveryAttempts": "x"}, "data.deliveryattempts"),
+        ({"deliveryStatusDetails": "2000"}, "data.deliveryStatus: Field required"),
+        ({"deliveryStatus": 5}, "data.deliveryStatus: Input should be a valid string"),
+        ({"deliveryStatus": "Delivered", "deliveryAttempts": "x"}, "data.deliveryAttempts"),
         (
             {"deliveryStatus": "Delivered", "deliveryAttempts": [{"segmentsFailed": -1}]},
             "greater than or equal to 0",

@@ -166,7 +166,7 @@ def test_one_malformed_event_is_reported_with_its_id_and_does_not_fail_the_batch
     events = response.json()["events"]
     assert [e["outcome"] for e in events] == ["ok", "invalid", "ok"]
     assert events[1]["id"] == "bad-1"
-    assert "deliveryattempts" in events[1]["reason"]
+    assert "deliveryAttempts" in events[1]["reason"]
 
 
 def test_deliveries_from_a_topic_outside_the_allow_list_are_forbidden(
