@@ -127,100 +127,83 @@ def _looks_like_event(item: dict[str, Any]) -> bool:
     return isinstance(item.get("type"), str) or isinstance(item.get("eventType"), str)
 
 
+@dataclass(frozen=True, slots=True)
+class _Attributes:
+    """Where one schema keeps the attributes every event has."""
+
+    schema: Schema
+    type: str
+    source: str
+    time: str
+    source_required: bool
+
+
+_CLOUDEVENTS = _Attributes("cloudevents", "type", "source", "time", source_required=True)
+_EVENTGRID = _Attributes("eventgrid", "eventType", "topic", "eventTime", source_required=False)
+
+
 def read_envelope(index: int, item: Any) -> Envelope:
     """Read one element; never raises: an unreadable element comes back with ``problem`` set."""
     if not isinstance(item, dict):
         return _unreadable(index, item, f"element {index} is not a JSON object")
     cloud = "specversion" in item or ("type" in item and "eventType" not in item)
-    well_formed = _read_well_formed(index, item, cloud)
-    if well_formed is not None:
-        return well_formed
-    return _read_cloudevent(index, item) if cloud else _read_eventgrid(index, item)
+    names = _CLOUDEVENTS if cloud else _EVENTGRID
+    return _read_well_formed(index, item, names) or _read_carefully(index, item, names)
 
 
-def _read_well_formed(index: int, item: dict[str, Any], cloud: bool) -> Envelope | None:
+def _read_well_formed(index: int, item: dict[str, Any], names: _Attributes) -> Envelope | None:
     """The usual case, every attribute a string where it should be, read without collecting
     problems (a delivery holds up to 5,000 events); None sends the event down the careful path."""
-    if cloud:
-        if item.get("specversion", "1.0") != "1.0":
-            return None
-        event_id, event_type, source = item.get("id"), item.get("type"), item.get("source")
-        time = item.get("time")
-        source_ok = type(source) is str and source != ""
-    else:
-        event_id, event_type, source = item.get("id"), item.get("eventType"), item.get("topic")
-        time = item.get("eventTime")
-        source_ok = source is None or type(source) is str
-    subject = item.get("subject")
+    if item.get("specversion", "1.0") != "1.0":
+        return None
+    event_id, event_type, source = item.get("id"), item.get(names.type), item.get(names.source)
+    subject, time = item.get("subject"), item.get(names.time)
     if (
         type(event_id) is str
         and event_id
         and type(event_type) is str
         and event_type
-        and source_ok
+        and (
+            (type(source) is str and source != "")
+            if names.source_required
+            else (source is None or type(source) is str)
+        )
         and (subject is None or type(subject) is str)
         and (time is None or type(time) is str)
     ):
-        schema: Schema = "cloudevents" if cloud else "eventgrid"
-        return Envelope(
-            index, schema, event_id, event_type, source, subject, time, item.get("data")
-        )
+        data = item.get("data")
+        return Envelope(index, names.schema, event_id, event_type, source, subject, time, data)
     return None
 
 
-def _read_cloudevent(index: int, item: dict[str, Any]) -> Envelope:
-    problems = _string_fields(item, required=("id", "type", "source"), optional=("subject", "time"))
+def _read_carefully(index: int, item: dict[str, Any], names: _Attributes) -> Envelope:
+    """Read an event whose attributes are off, saying what is wrong with each."""
+    required = ("id", names.type, names.source) if names.source_required else ("id", names.type)
+    optional = (
+        ("subject", names.time) if names.source_required else (names.source, "subject", names.time)
+    )
+    problems = _string_fields(item, required=required, optional=optional)
     specversion = item.get("specversion")
     if specversion is not None and specversion != "1.0":
         problems.append(f"'specversion' is {_short(repr(specversion))}, expected '1.0'")
-    return _envelope(
-        index,
-        item,
-        "cloudevents",
-        problems,
-        source=item.get("source"),
-        type_=item.get("type"),
-        time=item.get("time"),
+    event_id, type_, source, time = (
+        item.get("id"),
+        item.get(names.type),
+        item.get(names.source),
+        item.get(names.time),
     )
-
-
-def _read_eventgrid(index: int, item: dict[str, Any]) -> Envelope:
-    problems = _string_fields(
-        item, required=("id", "eventType"), optional=("topic", "subject", "eventTime")
-    )
-    return _envelope(
-        index,
-        item,
-        "eventgrid",
-        problems,
-        source=item.get("topic"),
-        type_=item.get("eventType"),
-        time=item.get("eventTime"),
-    )
-
-
-def _envelope(
-    index: int,
-    item: dict[str, Any],
-    schema: Schema,
-    problems: list[str],
-    *,
-    source: Any,
-    type_: Any,
-    time: Any,
-) -> Envelope:
-    event_id = item.get("id")
+    has_id = isinstance(event_id, str) and bool(event_id)
     return Envelope(
         index=index,
-        schema=schema,
-        id=event_id if isinstance(event_id, str) and event_id else None,
+        schema=names.schema,
+        id=event_id if has_id else None,
         type=type_ if isinstance(type_, str) else None,
         source=source if isinstance(source, str) else None,
         subject=item["subject"] if isinstance(item.get("subject"), str) else None,
         time=time if isinstance(time, str) else None,
         data=item.get("data"),
         problem="; ".join(problems) or None,
-        fingerprint=None if isinstance(event_id, str) and event_id else _fingerprint(item),
+        fingerprint=None if has_id else _fingerprint(item),
     )
 
 
