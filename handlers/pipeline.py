@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from catalog.lookup import Catalog
@@ -67,19 +67,27 @@ class Triage:
         return record
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
+    """A handled delivery; its tallies are taken once, for the log line and the answer alike."""
+
     triages: list[Triage]
-    elapsed_ms: float = 0.0
-    counts: Counter[str] = field(default_factory=Counter)
+    elapsed_ms: float
+    counts: Counter[str]
+    categories: Counter[str]
+    alerts: list[Alert]
 
-    @property
-    def alerts(self) -> list[Alert]:
-        return [t.alert for t in self.triages if t.alert is not None]
-
-    @property
-    def categories(self) -> Counter[str]:
-        return Counter(t.match.category.value for t in self.triages if t.match and t.match.category)
+    @classmethod
+    def of(cls, triages: list[Triage], elapsed_ms: float) -> Delivery:
+        return cls(
+            triages=triages,
+            elapsed_ms=elapsed_ms,
+            counts=Counter(t.verdict for t in triages),
+            categories=Counter(
+                t.match.category.value for t in triages if t.match and t.match.category
+            ),
+            alerts=[t.alert for t in triages if t.alert is not None],
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -147,8 +155,7 @@ class Pipeline:
             self.dedupe.remember(fresh)
         except DedupeUnavailable:
             raise DuplicateStoreFailed() from None
-        delivery = Delivery(triages, (time.perf_counter() - started) * 1000)
-        delivery.counts.update(t.verdict for t in triages)
+        delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
         return delivery
 
