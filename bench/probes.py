@@ -50,8 +50,8 @@ def memory(path: str) -> dict[str, object]:
     from pathlib import Path
 
     from bench.stats import current_rss_mb, peak_rss_mb
-    from handlers import webhook
-    from handlers.http import Headers, Request
+    from handlers.http import routes as webhook
+    from handlers.http.messages import Headers, Request
     from handlers.runtime import get_runtime
 
     runtime = get_runtime()
@@ -82,7 +82,7 @@ def _reset_peak_rss() -> bool:
 
 
 def serve() -> None:
-    from handlers.localhost import make_server
+    from handlers.tools.localhost import make_server
 
     server = make_server("127.0.0.1", 0, access_log=False)
     print(json.dumps({"port": server.server_address[1]}), flush=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from bench.stats import Cost, best_of, median, timed
 from bench.workload import Batch
-from handlers import webhook
-from handlers.dedupe import MemoryDedupeStore
-from handlers.http import Headers, Request
+from handlers.alerting.file_sink import FileSink
+from handlers.http import routes as webhook
+from handlers.http.messages import Headers, Request
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings
-from handlers.sinks import FileSink
+from handlers.state.memory import MemoryDedupeStore
 
 LOADS_RUNS = 3
 ALERT_FILE_NAME = "alerts.jsonl"
@@ -148,7 +148,7 @@ def in_process(runtime: Runtime) -> Deliver:
 @contextmanager
 def local_host(runtime: Runtime) -> Iterator[tuple[str, int]]:
     """The local host on 127.0.0.1 (a free port) serving ``runtime``, stopped on exit."""
-    from handlers.localhost import make_server, serve_in_thread
+    from handlers.tools.localhost import make_server, serve_in_thread
 
     reset_runtime(runtime)  # before function_app is imported: it builds the runtime at import
     server = make_server("127.0.0.1", 0, access_log=False)

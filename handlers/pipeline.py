@@ -22,17 +22,17 @@ from typing import Any, Literal
 
 from catalog.lookup import Catalog
 from catalog.models import Match
-from handlers.alerts import Alert, AlertPolicy, build_alert
-from handlers.dedupe import DedupeStore, DedupeUnavailable
-from handlers.envelope import Envelope
-from handlers.events import EventReader
-from handlers.http import ServiceUnavailable
+from handlers.alerting.alert import Alert, build_alert
+from handlers.alerting.delivery import AlertSink, SinkError, deliver
+from handlers.alerting.policy import AlertPolicy
+from handlers.errors import DestinationsFailed
+from handlers.events.outcome import Outcome
+from handlers.events.router import EventReader
+from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
-from handlers.outcome import Outcome
-from handlers.sinks import AlertSink, SinkError, deliver
+from handlers.state.store import DedupeStore
 
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
-RETRY_AFTER_SECONDS = 30
 
 
 @dataclass(slots=True)
@@ -99,29 +99,6 @@ class Delivery:
         }
 
 
-class AlertDestinationFailed(ServiceUnavailable):
-    """A sink still failed after bounded retries: Event Grid must deliver again (503)."""
-
-    slug, title = "alert-destination-unavailable", "An alert destination failed"
-
-    def __init__(self, failed: Sequence[str]) -> None:
-        super().__init__(
-            f"Alert destination(s) {', '.join(failed)} failed after retries; the delivery will "
-            "be retried and the same alert ids sent again.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-
-
-class DuplicateStoreFailed(ServiceUnavailable):
-    slug, title = "dedupe-store-unavailable", "The duplicate store is unavailable"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The duplicate store is unavailable; without it an alert could be sent twice.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-
-
 def event_record_key(envelope: Envelope) -> str:
     return "event:" + hashlib.sha256(envelope.key.encode()).hexdigest()[:40]
 
@@ -144,17 +121,11 @@ class Pipeline:
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
         started = time.perf_counter()
         keys = [event_record_key(envelope) for envelope in envelopes]
-        try:
-            already = self.dedupe.seen(list(dict.fromkeys(keys)))
-        except DedupeUnavailable:
-            raise DuplicateStoreFailed() from None
+        already = self.dedupe.seen(list(dict.fromkeys(keys)))
         triages = self._triage(envelopes, keys, already)
         self._send(triages)
         fresh = [key for key, t in zip(keys, triages, strict=True) if t.verdict != "duplicate"]
-        try:
-            self.dedupe.remember(fresh)
-        except DedupeUnavailable:
-            raise DuplicateStoreFailed() from None
+        self.dedupe.remember(fresh)
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
         return delivery
@@ -189,10 +160,7 @@ class Pipeline:
         if not alerts or not self.sinks:
             return
         wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
-        try:
-            done = self.dedupe.seen(list(wanted.values()))
-        except DedupeUnavailable:
-            raise DuplicateStoreFailed() from None
+        done = self.dedupe.seen(list(wanted.values()))
         pending = {
             sink: [a for a in alerts if wanted[(a.id, sink.name)] not in done]
             for sink in self.sinks
@@ -204,13 +172,13 @@ class Pipeline:
         failed = [sink.name for sink, error in outcomes.items() if error is not None]
         for sink, error in outcomes.items():
             if error is None:
-                self._remember_sent([wanted[(a.id, sink.name)] for a in pending[sink]])
+                self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
             else:
                 log_event(
                     "sink_failed", sink=sink.name, alerts=len(pending[sink]), error=str(error)
                 )
         if failed:
-            raise AlertDestinationFailed(failed)
+            raise DestinationsFailed(failed)
 
     def _deliver_all(
         self, pending: dict[AlertSink, list[Alert]]
@@ -232,12 +200,6 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
             futures = {sink: pool.submit(attempt, sink) for sink in pending}
             return {sink: future.result() for sink, future in futures.items()}
-
-    def _remember_sent(self, keys: list[str]) -> None:
-        try:
-            self.dedupe.remember(keys)
-        except DedupeUnavailable:
-            raise DuplicateStoreFailed() from None
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

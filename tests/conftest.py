@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import requests
 
-from handlers.dedupe import DedupeStore, MemoryDedupeStore
-from handlers.localhost import make_server, serve_in_thread
+from handlers.alerting.delivery import AlertSink
+from handlers.alerting.file_sink import FileSink
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
-from handlers.sinks import AlertSink, FileSink
+from handlers.state.memory import MemoryDedupeStore
+from handlers.state.store import DedupeStore
+from handlers.tools.localhost import make_server, serve_in_thread
 from tests.jwks import jwks_server, signing_key
 
 __all__ = ["jwks_server", "signing_key"]

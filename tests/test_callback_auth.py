@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from handlers.callback_auth import CallbackAuthenticator, SigningKeysUnavailable
-from handlers.http import PROBLEM_JSON, Unauthorized
+from handlers.errors import SigningKeysUnavailable
+from handlers.errors import TokenRejected as Unauthorized
+from handlers.http.messages import PROBLEM_JSON
+from handlers.http.problems import problem_answer
+from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.settings import SettingsError, load_settings
 from tests.jwks import (
     TEST_AUDIENCE,
@@ -181,7 +184,7 @@ def test_bad_credentials_are_refused_with_401_and_their_own_detail(
         authenticator.verify(header)
     assert refused.value.detail == detail
     assert "attacker" not in detail
-    response = refused.value.to_response()
+    response = problem_answer(refused.value)
     assert response.status == 401
     assert response.mimetype == PROBLEM_JSON
 
@@ -243,7 +246,7 @@ def test_concurrent_first_callbacks_share_one_fetch(
 def _assert_keys_unavailable(authenticator: CallbackAuthenticator, signing_key: RsaKeyPair) -> None:
     with pytest.raises(SigningKeysUnavailable) as unavailable:
         authenticator.verify(bearer(mint_token(signing_key)))
-    response = unavailable.value.to_response()
+    response = problem_answer(unavailable.value)
     assert response.status == 503
     assert response.mimetype == PROBLEM_JSON
     assert int(response.headers["Retry-After"]) >= 1

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from handlers.dedupe import (
+from handlers.errors import StateUnavailable as DedupeUnavailable
+from handlers.runtime import build_dedupe_store
+from handlers.settings import SettingsError, load_settings
+from handlers.state.memory import MemoryDedupeStore
+from handlers.state.table import (
     QUERY_MAX_ROW_KEYS,
     ROW_KEY_MAX_CHARS,
     TRANSACTION_MAX_OPERATIONS,
-    DedupeUnavailable,
-    MemoryDedupeStore,
     TableDedupeStore,
-    build_dedupe_store,
     partition_key,
     row_key,
 )
-from handlers.settings import SettingsError, load_settings
 from tests.azurite import Azurite, azurite_fixture, shared_azurite_fixture  # noqa: F401
 
 WINDOW = timedelta(hours=24)

@@ -19,21 +19,19 @@ from azure.core.pipeline.transport import RequestsTransport
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from handlers.alerts import ALERT_TYPE, Alert
-from handlers.settings import SettingsError, load_settings
-from handlers.sinks import (
+from handlers.alerting.alert import ALERT_TYPE, Alert
+from handlers.alerting.delivery import (
     BACKOFF_BASE_SECONDS,
-    TOPIC_MAX_REQUEST_BYTES,
-    EventGridTopicSink,
-    FileSink,
     SinkError,
-    WebhookSink,
     backoff_delay,
-    build_sinks,
     deliver,
     parse_retry_after,
-    webhook_message_id,
 )
+from handlers.alerting.file_sink import FileSink
+from handlers.alerting.topic_sink import TOPIC_MAX_REQUEST_BYTES, EventGridTopicSink
+from handlers.alerting.webhook_sink import WebhookSink, webhook_message_id
+from handlers.runtime import build_sinks
+from handlers.settings import SettingsError, load_settings
 from tests.capture_server import CaptureServer, Reply
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -311,7 +309,7 @@ def test_topic_unreachable_is_a_sink_error() -> None:
 
 def test_importing_sinks_loads_neither_eventgrid_nor_identity() -> None:
     probe = (
-        "import sys, handlers.sinks, handlers.dedupe; "
+        "import sys, handlers.runtime; "
         "print(sorted(m for m in sys.modules if m.startswith(('azure.eventgrid', "
         "'azure.identity', 'azure.data'))))"
     )

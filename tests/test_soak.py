@@ -13,10 +13,10 @@ import pytest
 
 from bench.stats import current_rss_mb
 from bench.workload import Schema, Workload
-from handlers.dedupe import MemoryDedupeStore
+from handlers.alerting.file_sink import FileSink
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings
-from handlers.sinks import FileSink
+from handlers.state.memory import MemoryDedupeStore
 from tests.conftest import LocalHost, read_alerts
 
 EVENTS = 100_000

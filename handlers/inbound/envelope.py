@@ -8,7 +8,7 @@ which it is.
 Two levels of failure, on purpose:
 
 - the body is not an event delivery at all (not UTF-8, not JSON, a scalar, no element with a
-  type): :class:`~handlers.http.BadRequest`, answered 400, because a retry can never succeed;
+  type): :class:`~handlers.errors.MalformedDelivery`, answered 400: a retry can never succeed;
 - one element is unreadable (no id, wrong types): an :class:`Envelope` with ``problem`` set, so
   the rest of the batch proceeds and the bad one is reported and alerted on, never dropped.
 """
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Literal
 
-from handlers.http import BadRequest
+from handlers.errors import DeliveryTooLarge, MalformedDelivery
+from handlers.inbound.handshake import normalized_topic
 
 Schema = Literal["eventgrid", "cloudevents"]
 
@@ -31,8 +34,42 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# The deepest published ACS payload nests 6 levels (delivery array → event → data →
+# participants → identifier → phoneNumber); 32 leaves ample room and stays far below the depth at
+# which any recursive code (validation, serialisation, hashing) could exhaust the stack.
+MAX_NESTING_DEPTH = 32
+# Event Grid delivers at most 5,000 events in one batch.
+MAX_EVENTS_PER_DELIVERY = 5_000
+
+# Everything but the characters that decide nesting: brackets, quotes and backslashes.
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'[]{}"\\'))
+_STRING = re.compile(rb'"[^"]*"')
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(body: bytes) -> int:
+    """How deep the JSON text nests, without parsing it and without recursion.
+
+    Escaped backslashes and quotes are dropped first, so that what remains of each string is
+    ``"..."`` holding only brackets; the strings are then dropped and the brackets counted.
+    All in C-speed byte operations: about a tenth of ``json.loads`` on a 1 MB batch.
+    """
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = unescaped.translate(None, _NOT_STRUCTURE).replace(b"\\", b"")
+    brackets = _STRING.sub(b"", structure).replace(b'"', b"")  # an unterminated string: no JSON
+    return max(0, max(accumulate(_DEPTH_STEP[byte] for byte in brackets), default=0))
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """Numbers beyond a double (``1e999``) are refused: no non-finite number leaves the app."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {_short(text, 24)} is out of range")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +91,29 @@ class Envelope:
     def key(self) -> str:
         """Identity of this event across redeliveries: its source and id, else its content."""
         if self.id is not None:
-            return f"{(self.source or '').lower()}\n{self.id}"
+            return f"{normalized_topic(self.source or '')}\n{self.id}"
         return f"sha256:{self.fingerprint}"
 
 
 def decode_body(body: bytes) -> Any:
-    """Parse a body as strict JSON, or raise BadRequest saying why it cannot be read."""
+    """Parse a body as strict JSON, or raise MalformedDelivery saying why it cannot be read."""
     if not body or not body.strip():
-        raise BadRequest("The body is empty; expected an event or an array of events.")
+        raise MalformedDelivery("The body is empty; expected an event or an array of events.")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BadRequest(f"The body is not valid UTF-8 (byte {error.start}).") from None
+        raise MalformedDelivery(f"The body is not valid UTF-8 (byte {error.start}).") from None
+    if nesting_depth(body) > MAX_NESTING_DEPTH:
+        raise MalformedDelivery(
+            f"The body nests too deeply (over {MAX_NESTING_DEPTH} levels) to be an event "
+            "delivery: Event Grid events are shallow."
+        )
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise BadRequest("The body nests too deeply to be an event delivery.") from None
+        payload = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:  # unreachable past the depth check; kept as the last line of defence
+        raise MalformedDelivery("The body nests too deeply to be an event delivery.") from None
     except ValueError as error:
-        raise BadRequest(f"The body is not valid JSON: {_short(str(error))}") from None
+        raise MalformedDelivery(f"The body is not valid JSON: {_short(str(error))}") from None
     if _SURROGATE_ESCAPE.search(text):  # rare: most bodies never pay for the walk
         _replace_lone_surrogates(payload)
     return payload
@@ -105,22 +147,27 @@ def _replace_lone_surrogates(payload: Any) -> None:
 
 
 def parse_events(payload: Any) -> list[Envelope]:
-    """Split a parsed body into envelopes; raise BadRequest when nothing in it is an event."""
+    """Split a parsed body into envelopes; MalformedDelivery when nothing in it is an event."""
     if isinstance(payload, dict):
         if not _looks_like_event(payload):
-            raise BadRequest(
+            raise MalformedDelivery(
                 "The body is a JSON object without 'type' (CloudEvents) or 'eventType' "
                 "(Event Grid schema), so it is not an event."
             )
         return [read_envelope(0, payload)]
     if isinstance(payload, list):
         if not payload:
-            raise BadRequest("The body is an empty array; expected at least one event.")
+            raise MalformedDelivery("The body is an empty array; expected at least one event.")
+        if len(payload) > MAX_EVENTS_PER_DELIVERY:
+            raise DeliveryTooLarge(
+                f"The body holds {len(payload)} elements; Event Grid delivers at most "
+                f"{MAX_EVENTS_PER_DELIVERY} events at once."
+            )
         if not any(isinstance(item, dict) and _looks_like_event(item) for item in payload):
-            raise BadRequest("No element of the array is an event (an object with a type).")
+            raise MalformedDelivery("No element of the array is an event (an object with a type).")
         return [read_envelope(index, item) for index, item in enumerate(payload)]
     kind = "null" if payload is None else type(payload).__name__
-    raise BadRequest(f"The body is a JSON {kind}; expected an event or an array of events.")
+    raise MalformedDelivery(f"The body is a JSON {kind}; expected an event or an array of events.")
 
 
 def _looks_like_event(item: dict[str, Any]) -> bool:

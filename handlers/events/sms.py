@@ -23,9 +23,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from catalog.models import Domain
-from handlers.envelope import Envelope
-from handlers.masking import mask_phone, mask_phones_in
-from handlers.outcome import (
+from handlers.events.outcome import (
     CodeOrigin,
     Outcome,
     invalid,
@@ -33,6 +31,8 @@ from handlers.outcome import (
     outcome_for,
     validation_reason,
 )
+from handlers.inbound.envelope import Envelope
+from handlers.masking import mask_phone, mask_phones_in
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.envelope import Envelope
+from handlers.events.outcome import CodeOrigin, Outcome, outcome_for, read_data
+from handlers.inbound.envelope import Envelope
 from handlers.masking import mask_phones_in
-from handlers.outcome import CodeOrigin, Outcome, outcome_for, read_data
 
 
 class Details(BaseModel):

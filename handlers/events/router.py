@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from handlers.call_automation import handle_call_automation
-from handlers.call_events import handle_call_event
-from handlers.envelope import Envelope
-from handlers.outcome import Outcome, invalid, outcome_for
-from handlers.sms import handle_sms_delivery_report
+from handlers.events.call_automation import handle_call_automation
+from handlers.events.call_events import handle_call_event
+from handlers.events.outcome import Outcome, invalid, outcome_for
+from handlers.events.sms import handle_sms_delivery_report
+from handlers.inbound.envelope import Envelope
 
 ACS_PREFIX = "microsoft.communication."
 SUBSCRIPTION_VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
-from handlers.envelope import decode_body, parse_events
-from handlers.http import ProblemError
+from handlers.errors import TriageError
+from handlers.http.problems import problem_of
+from handlers.inbound.envelope import decode_body, parse_events
 from handlers.pipeline import Triage
 from handlers.runtime import Runtime, get_runtime
 from handlers.settings import SettingsError
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(host: str, port: int, *, quiet: bool = False) -> int:
-    from handlers.localhost import make_server, server_routes
+    from handlers.tools.localhost import make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
     runtime = get_runtime()  # validates the settings before anything listens
@@ -132,9 +133,11 @@ def _replay_file(path: Path, runtime: Runtime) -> tuple[list[dict[str, Any]], bo
     try:
         envelopes = parse_events(decode_body(body))
         delivery = runtime.pipeline.run(envelopes, way_in=f"replay:{path.name}")
-    except ProblemError as problem:
-        # What the webhook would answer with a 4xx/503: no event of this file was handled.
-        return [_file_problem(path, f"{problem.status}: {problem.detail}")], problem.status >= 500
+    except TriageError as error:
+        # What the route would answer with a 4xx/503: no event of this file was handled.
+        problem = problem_of(error)
+        status = problem.status if problem else 500
+        return [_file_problem(path, f"{status}: {error.detail}")], status >= 500
     return [_record(t, path) for t in delivery.triages], False
 
 

@@ -1,109 +1,27 @@
-"""The dedupe store: which keys were handled within a window (Event Grid is at-least-once).
-
-Keys are opaque strings to this module; the pipeline writes ``event:<hash>`` for handled events and
-``sent:<alert id>:<sink>`` for an alert that reached one sink.
-
-Two stores: :class:`MemoryDedupeStore` (per process, the local default) and
-:class:`TableDedupeStore` (Azure Table Storage on the app's own storage account, shared by every
-instance). A store that cannot answer raises :class:`DedupeUnavailable`, which the pipeline turns
-into 503: without the store an alert could go out twice.
-"""
+"""The dedupe store in Azure Table Storage: shared by every instance of the app."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import random
-import re
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
+from handlers.errors import StateUnavailable
 from handlers.logs import log_event
-from handlers.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class DedupeUnavailable(Exception):
-    """The store could not be read or written; the message names no secret."""
-
-
-class DedupeStore(Protocol):
-    def seen(self, keys: Sequence[str]) -> set[str]:
-        """The keys among ``keys`` that were remembered within the window."""
-        ...
-
-    def remember(self, keys: Sequence[str]) -> None:
-        """Remember ``keys`` for the window, from now (remembering again extends it)."""
-        ...
-
-
-# --- in memory -----------------------------------------------------------------------------
-
-
-class MemoryDedupeStore:
-    """Per-process store: bounded, thread-safe, O(1) per key.
-
-    Entries live in an insertion-ordered map. The window is fixed and the clock monotonic, so the
-    order of insertion (a key remembered again moves to the end) is also the order of expiry:
-    expired entries are always at the front, and so are the oldest ones evicted past
-    ``max_entries``.
-    """
-
-    def __init__(
-        self,
-        window: timedelta,
-        *,
-        max_entries: int = 1_000_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if window <= timedelta(0):
-            raise ValueError("the dedupe window must be positive")
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self._window = window.total_seconds()
-        self._max_entries = max_entries
-        self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def seen(self, keys: Sequence[str]) -> set[str]:
-        now = self._clock()
-        with self._lock:
-            return {key for key in keys if self._expiry.get(key, now) > now}
-
-    def remember(self, keys: Sequence[str]) -> None:
-        now = self._clock()
-        expires = now + self._window
-        with self._lock:
-            for key in keys:
-                self._expiry[key] = expires
-                self._expiry.move_to_end(key)
-            self._evict(now)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._expiry)
-
-    def _evict(self, now: float) -> None:
-        entries = self._expiry
-        while entries and next(iter(entries.values())) <= now:
-            entries.popitem(last=False)
-        while len(entries) > self._max_entries:
-            entries.popitem(last=False)
-
-
-# --- Azure Table Storage -------------------------------------------------------------------
 
 # One hex digit of the key's SHA-256: 16 partitions spread the load (each partition serves about
 # 2,000 entities/s) while keeping enough keys per partition for remember's transactions.
@@ -120,7 +38,6 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 2,
     "read_timeout": 5,
 }
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 
 def partition_key(key: str) -> str:
@@ -333,7 +250,7 @@ class TableDedupeStore:
         except AzureError as error:
             status = getattr(error, "status_code", None)
             detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
-            raise DedupeUnavailable(f"the dedupe table is unavailable ({detail})") from None
+            raise StateUnavailable(f"the dedupe table is unavailable ({detail})") from None
 
     def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
         if len(items) <= 1:
@@ -372,42 +289,3 @@ def _grouped(items: Iterable[T], group_of: Callable[[T], str]) -> dict[str, list
     for item in items:
         grouped[group_of(item)].append(item)
     return grouped
-
-
-# --- from settings -------------------------------------------------------------------------
-
-
-def build_dedupe_store(settings: Settings) -> DedupeStore:
-    """Memory by default; the Azure table when DEDUPE_STORE is 'table'."""
-    window = timedelta(hours=settings.dedupe_window_hours)
-    if settings.dedupe_store == "memory":
-        return MemoryDedupeStore(window)
-    table_name = settings.dedupe_table_name
-    if not _TABLE_NAME.match(table_name):
-        raise SettingsError(
-            "DEDUPE_TABLE_NAME: 3 to 63 letters and digits, starting with a letter"
-        )
-    secret = settings.dedupe_table_connection_string
-    connection_string = secret.get_secret_value() if secret else ""
-    if connection_string:
-        try:
-            return TableDedupeStore.from_connection_string(
-                connection_string, table_name, window=window
-            )
-        except ValueError:
-            # The SDK's message may quote the string, account key included: never repeat it.
-            raise SettingsError(
-                "DEDUPE_TABLE_CONNECTION_STRING: not a valid storage connection string"
-            ) from None
-    service_uri = settings.dedupe_table_service_uri
-    if not service_uri:
-        raise SettingsError(
-            "DEDUPE_TABLE_SERVICE_URI: required when DEDUPE_STORE is 'table' "
-            "(or DEDUPE_TABLE_CONNECTION_STRING, for Azurite)"
-        )
-    parts = urlsplit(service_uri)
-    if parts.scheme != "https" or not parts.hostname:
-        raise SettingsError("DEDUPE_TABLE_SERVICE_URI: must be an https URL")
-    return TableDedupeStore.from_service_uri(
-        service_uri, table_name, window=window, client_id=settings.azure_client_id or None
-    )

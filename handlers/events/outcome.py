@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from catalog.models import Domain
-from handlers.envelope import Envelope
+from handlers.inbound.envelope import Envelope
 from handlers.masking import mask_phones_in
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]

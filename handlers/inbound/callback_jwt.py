@@ -1,8 +1,8 @@
 """The half of callback authentication that needs PyJWT: key fetching, header checks, decoding.
 
-Imported by :mod:`handlers.callback_auth` on the first callback it checks, never at cold start:
-PyJWT imports ``cryptography``, about 40 ms that an Event Grid delivery never needs. What is
-checked, and why a failed key fetch is a 503, is told in :mod:`handlers.callback_auth`.
+Imported by :mod:`handlers.inbound.callback_auth` on the first callback it checks, never at cold
+start: PyJWT imports ``cryptography``, about 40 ms that an Event Grid delivery never needs. What is
+checked, and why a failed key fetch is a 503, is told in :mod:`handlers.inbound.callback_auth`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
-from handlers.callback_auth import REQUIRED_CLAIMS, RSA_ALGORITHMS, SigningKeysUnavailable
-from handlers.http import Unauthorized
+from handlers.errors import SigningKeysUnavailable, TokenRejected
 
-# Logged under the name it always had: operators filter on it.
-logger = logging.getLogger("handlers.callback_auth")
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
+REQUIRED_CLAIMS = ("exp", "iss", "aud")
+
+# Logged under the authenticator's name: operators filter on one logger for callback auth.
+logger = logging.getLogger("handlers.inbound.callback_auth")
 
 # Algorithm names we may repeat in a detail: our own constants, never free text from a token.
 _NAMEABLE_ALGORITHMS = frozenset(get_default_algorithms()) | {"none"}
@@ -125,7 +127,7 @@ def decoded_claims(
             options={"require": list(REQUIRED_CLAIMS)},
         )
     except PyJWTError as error:
-        raise Unauthorized(_claims_failure_detail(error)) from None
+        raise TokenRejected(_claims_failure_detail(error)) from None
 
 
 def signing_key(keys: SigningKeyClient, kid: str) -> PyJWK:
@@ -134,11 +136,13 @@ def signing_key(keys: SigningKeyClient, kid: str) -> PyJWK:
     except _KeyFetchError as error:
         raise SigningKeysUnavailable(
             "signing keys unavailable: the JWKS could not be fetched; retry later",
-            headers={"Retry-After": str(max(1, round(keys.retry_after)))},
+            retry_after=max(1, round(keys.retry_after)),
         ) from error
     except PyJWKClientError:
         # The only PyJWKClientError SigningKeyClient lets through: no key has this kid.
-        raise Unauthorized("unknown key id: no published signing key has the token's kid") from None
+        raise TokenRejected(
+            "unknown key id: no published signing key has the token's kid"
+        ) from None
 
 
 def checked_key_id(token: str) -> str:
@@ -146,16 +150,16 @@ def checked_key_id(token: str) -> str:
     try:
         header = jwt.get_unverified_header(token)
     except PyJWTError:
-        raise Unauthorized("malformed token: its header cannot be read") from None
+        raise TokenRejected("malformed token: its header cannot be read") from None
     algorithm = header.get("alg")
     if algorithm not in RSA_ALGORITHMS:
         named = algorithm if algorithm in _NAMEABLE_ALGORITHMS else "an unknown algorithm"
-        raise Unauthorized(
+        raise TokenRejected(
             f"token algorithm refused: {named} is not one of {', '.join(RSA_ALGORITHMS)}"
         )
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise Unauthorized("malformed token: the header has no key id (kid)")
+        raise TokenRejected("malformed token: the header has no key id (kid)")
     return kid
 
 

@@ -9,7 +9,7 @@ What is checked, in order: the header is a Bearer token; the token's header name
 algorithm (``none`` and HS* are refused before any key is looked at, so a public key can never
 be used as an HMAC secret) and a key id; that key id is in the JWKS; the signature; ``exp``
 (required), ``nbf`` and ``iat``, each with ``CALLBACK_JWT_LEEWAY_SECONDS`` of leeway; ``iss``;
-``aud``. A failure is :class:`~handlers.http.Unauthorized` with a detail that names the reason
+``aud``. A failure is :class:`~handlers.errors.TokenRejected` with a detail that names the reason
 and never repeats anything taken from the token.
 
 **When our own key fetch fails, the answer is 503, not 401.** A 401 would blame the sender for
@@ -43,8 +43,8 @@ Key handling (``PyJWKClient`` underneath):
 
 The authenticator is thread-safe (PyJWKClient serialises key lookups behind its lock; the key
 client is built once, under a lock, on the first callback; the rest is immutable) and meant to be
-built once per process. What needs PyJWT lives in :mod:`handlers.callback_jwt`, imported on the
-first callback that is checked, so that a cold start does not pay for PyJWT and cryptography.
+built once per process. What needs PyJWT lives in :mod:`handlers.inbound.callback_jwt`, imported
+on the first callback that is checked, so that a cold start does not pay for PyJWT and cryptography.
 """
 
 from __future__ import annotations
@@ -54,26 +54,17 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from handlers.http import ServiceUnavailable, Unauthorized
+from handlers.errors import TokenRejected
 from handlers.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from handlers.callback_jwt import SigningKeyClient
+    from handlers.inbound.callback_jwt import SigningKeyClient
 
-RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
-REQUIRED_CLAIMS = ("exp", "iss", "aud")
 DEFAULT_KEYS_LIFESPAN_SECONDS = 300.0
 DEFAULT_FETCH_TIMEOUT_SECONDS = 5.0
 DEFAULT_REFETCH_COOLDOWN_SECONDS = 30.0
 DEFAULT_FETCH_RETRY_SECONDS = 10.0
 DEFAULT_MAX_STALE_SECONDS = 3600.0
-
-
-class SigningKeysUnavailable(ServiceUnavailable):
-    """The JWKS could not be fetched or held no usable key: our fault, so 503 and retry."""
-
-    slug = "signing-keys-unavailable"
-    title = "Callback signing keys unavailable"
 
 
 class CallbackAuthenticator:
@@ -127,7 +118,7 @@ class CallbackAuthenticator:
         )
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
-        """Return the token's claims, or raise Unauthorized (401) / SigningKeysUnavailable (503).
+        """Return the token's claims, or raise TokenRejected (401) / SigningKeysUnavailable (503).
 
         With the check turned off, return ``{}`` without reading the header.
         """
@@ -136,7 +127,7 @@ class CallbackAuthenticator:
         token = _bearer_token(authorization)
         # PyJWT (and cryptography under it) only now: a cold start serving Event Grid never
         # needs them, and they are the largest import the app could otherwise not avoid.
-        from handlers import callback_jwt
+        from handlers.inbound import callback_jwt
 
         keys = self._key_client()
         kid = callback_jwt.checked_key_id(token)
@@ -150,7 +141,7 @@ class CallbackAuthenticator:
         if self._keys is None:
             with self._keys_lock:
                 if self._keys is None:
-                    from handlers.callback_jwt import SigningKeyClient
+                    from handlers.inbound.callback_jwt import SigningKeyClient
 
                     assert self._key_options is not None
                     options = dict(self._key_options)
@@ -184,13 +175,13 @@ def _is_loopback(host: str) -> bool:
 
 def _bearer_token(authorization: str | None) -> str:
     if authorization is None or not authorization.strip():
-        raise Unauthorized("missing Authorization header: a Bearer token is required")
+        raise TokenRejected("missing Authorization header: a Bearer token is required")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise Unauthorized("Authorization is not a Bearer token")
+        raise TokenRejected("Authorization is not a Bearer token")
     token = token.strip()
     if not token:
-        raise Unauthorized("malformed token: the Bearer token is empty")
+        raise TokenRejected("malformed token: the Bearer token is empty")
     return token
 
 

@@ -13,24 +13,13 @@ from collections.abc import Mapping
 
 from catalog import get_catalog
 from catalog.lookup import parse_number
-from handlers.http import BadRequest, NotFound, ProblemError, Request, Response, json_response
-
-
-class InvalidCodeQuery(BadRequest):
-    """A query the catalog cannot read (the base title speaks of event deliveries)."""
-
-    slug, title = "invalid-code-query", "The code query is not valid"
-
-
-class UnknownCode(NotFound):
-    slug, title = "unknown-code", "Unknown code"
+from handlers.errors import InvalidCodeQuery, UnknownCode
+from handlers.http.messages import Request, Response, json_response
+from handlers.http.routes import guarded
 
 
 def handle_codes(request: Request) -> Response:
-    try:
-        return _explained(request.params)
-    except ProblemError as err:
-        return err.to_response()
+    return guarded(lambda: _explained(request.params))
 
 
 def _explained(params: Mapping[str, str]) -> Response:

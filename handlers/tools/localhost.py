@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
-from handlers.http import problem_response
+from handlers.http.messages import problem_response
 
 ROUTE_PREFIX = "/api/"
 # Bodies past this are refused before they are read; the app's own limit (MAX_BODY_BYTES,

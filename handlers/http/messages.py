@@ -63,55 +63,8 @@ class Response:
 def json_response(
     payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     return Response(status, body, {"Content-Type": JSON, **(headers or {})})
-
-
-class ProblemError(Exception):
-    """An error that knows its HTTP status and RFC 9457 problem type.
-
-    Raised anywhere in the delivery protocol; the route turns it into problem+json.
-    """
-
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.headers = dict(headers or {})
-
-    def to_response(self) -> Response:
-        return problem_response(
-            self.status, self.title, self.detail, slug=self.slug, headers=self.headers
-        )
-
-
-class BadRequest(ProblemError, ValueError):
-    status, slug, title = 400, "bad-request", "The body is not an event delivery"
-
-
-class Unauthorized(ProblemError):
-    status, slug, title = 401, "unauthorized", "Missing or invalid credentials"
-
-
-class Forbidden(ProblemError):
-    status, slug, title = 403, "forbidden", "Topic not allowed"
-
-
-class NotFound(ProblemError, LookupError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class PayloadTooLarge(ProblemError):
-    status, slug, title = 413, "payload-too-large", "Body over the size limit"
-
-
-class ServiceUnavailable(ProblemError):
-    """Something this app depends on is down: Event Grid delivers again later."""
-
-    status, slug, title = 503, "unavailable", "Temporarily unavailable"
 
 
 def problem_response(
@@ -130,5 +83,5 @@ def problem_response(
         "detail": detail,
         **(extra or {}),
     }
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
     return Response(status, body, {**(headers or {}), "Content-Type": PROBLEM_JSON})
