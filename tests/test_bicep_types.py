@@ -250,6 +250,7 @@ def test_checker_command_exits_1_and_prints_the_findings(
 
 
 def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
+    # Prose descriptions go; a property that happens to be called description stays.
     table: list[dict[str, Any]] = [
         {"$type": "StringType"},
         {"$type": "ObjectType", "name": "Unused", "properties": {}},
@@ -258,6 +259,7 @@ def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
             "name": "Body",
             "properties": {
                 "name": {"type": {"$ref": "#/0"}, "flags": 9, "description": "The name"},
+                "description": {"type": {"$ref": "#/0"}, "flags": 0, "description": "Prose"},
             },
         },
         {"$type": "ResourceType", "name": "A.B/cs@2020-01-01", "body": {"$ref": "#/2"}},
@@ -271,6 +273,7 @@ def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
             "name": "Body",
             "properties": {
                 "name": {"type": {"$ref": "#/0"}, "flags": 9},
+                "description": {"type": {"$ref": "#/0"}, "flags": 0},
             },
         },
         {"$type": "ResourceType", "name": "A.B/cs@2020-01-01", "body": {"$ref": "#/1"}},
