@@ -8,7 +8,47 @@ targetScope = 'resourceGroup'
 @description('Name of the environment (azd: AZURE_ENV_NAME); part of every resource name and tag.')
 param environmentName string
 
-@description('Region of the function app and its resources (must offer Flex Consumption).')
+// Flex Consumption runs in these regions only (az functionapp list-flexconsumption-locations);
+// azd offers just these when it asks for the region. Canary regions are left out.
+@description('Region of the function app and its resources: one that offers Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string = resourceGroup().location
 
 @description('Resource id of the EXISTING Communication Services resource whose events are triaged: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Communication/communicationServices/<name>.')
@@ -29,6 +69,17 @@ param eventTypes array = [
 
 @description('Name of the system topic on the Communication Services resource. Event Grid allows one per source: give the existing one\'s name if it is already in this resource group. Empty: a generated name.')
 param systemTopicName string = ''
+
+@description('Replication of the storage account. Locally redundant storage is offered in every Flex Consumption region; pick ZRS or a geo-redundant SKU where the region offers it.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSkuName string = 'Standard_LRS'
 
 @description('Categories that raise an alert (ALERT_CATEGORIES), comma-separated.')
 param alertCategories string = 'UnexpectedClientError,UnexpectedServerError'
@@ -116,6 +167,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     name: 'stacstriage${resourceToken}'
+    skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
     dedupeTableName: dedupeTableName

@@ -28,6 +28,7 @@ INFRA = REPO / "infra"
 MAIN_BICEP = INFRA / "main.bicep"
 FUNCTION_APP_BICEP = INFRA / "modules" / "functionapp.bicep"
 SUBSCRIPTION_BICEP = INFRA / "subscription.bicep"
+STORAGE_BICEP = INFRA / "modules" / "storage.bicep"
 PARAMETERS_JSON = INFRA / "main.parameters.json"
 AZURE_YAML = REPO / "azure.yaml"
 LOCAL_SETTINGS_EXAMPLE = REPO / "local.settings.example.json"
@@ -549,7 +550,6 @@ def test_azure_yaml_hooks_point_at_existing_scripts() -> None:
         ("Microsoft.Web/serverfarms@", "sku.tier", "'FlexConsumption'"),
         ("Microsoft.Web/sites@", "properties.httpsOnly", "true"),
         ("Microsoft.Web/sites@", "properties.siteConfig.minTlsVersion", "'1.2'"),
-        ("Microsoft.Web/sites@", "properties.siteConfig.ftpsState", "'Disabled'"),
         ("Microsoft.Web/sites@", "identity.type", "'UserAssigned'"),
         ("Microsoft.Web/sites@", "properties.functionAppConfig.runtime.name", "'python'"),
         ("Microsoft.Web/sites@", "properties.functionAppConfig.runtime.version", "'3.11'"),
@@ -590,6 +590,28 @@ def test_bicep_resource_property(resource_type: str, path: str, expected: str) -
         assert _text(_property(_body(node), path)) == expected
 
 
+# siteConfig properties Flex Consumption sites reject with ARM error 51021 in newer regions (older
+# regions ignore them); FTP is not offered on Flex at all, the runtime and scale settings live in
+# functionAppConfig.
+FLEX_REJECTED_SITE_CONFIG = (
+    "ftpsState",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "alwaysOn",
+    "use32BitWorkerProcess",
+    "netFrameworkVersion",
+    "preWarmedInstanceCount",
+    "functionsRuntimeScaleMonitoringEnabled",
+)
+
+
+@pytest.mark.parametrize("rejected", FLEX_REJECTED_SITE_CONFIG)
+def test_site_config_leaves_out_what_flex_consumption_rejects(rejected: str) -> None:
+    for _, node in _resources("Microsoft.Web/sites@"):
+        site_config = _object_properties(_property(_body(node), "properties.siteConfig"))
+        assert rejected not in site_config
+
+
 def test_event_subscription_calls_the_eventgrid_route_with_the_host_function_key() -> None:
     [(_, node)] = _resources("Microsoft.EventGrid/systemTopics/eventSubscriptions@")
     url = _text(_property(_body(node), "properties.destination.properties.endpointUrl"))
@@ -626,6 +648,54 @@ def test_event_subscription_filters_the_three_failure_event_types_by_default() -
 @pytest.mark.parametrize(("role", "role_id"), sorted(REQUIRED_ROLES.items()))
 def test_deployment_grants_role(role: str, role_id: str) -> None:
     assert any(role_id in path.read_text() for path in BICEP_FILES), f"{role} is never assigned"
+
+
+# Regions that offer Flex Consumption (az functionapp list-flexconsumption-locations), canary
+# regions left out. azd offers only the @allowed values when it asks for the location.
+FLEX_REGIONS = {
+    "australiaeast", "australiasoutheast", "brazilsouth", "canadacentral", "centralindia",
+    "centralus", "eastasia", "eastus", "eastus2", "francecentral", "germanywestcentral",
+    "italynorth", "japaneast", "koreacentral", "northcentralus", "northeurope", "norwayeast",
+    "southafricanorth", "southcentralus", "southeastasia", "southindia", "spaincentral",
+    "swedencentral", "uaenorth", "uksouth", "ukwest", "westcentralus", "westeurope", "westus",
+    "westus2", "westus3",
+}  # fmt: skip
+
+
+def _decorators(path: Path, kind: str, name: str) -> str:
+    previous = _declaration(path, kind, name).prev_named_sibling
+    assert previous is not None and previous.type == "decorators", f"{name} has no decorators"
+    return _text(previous)
+
+
+def _allowed_values(path: Path, name: str) -> set[str]:
+    previous = _declaration(path, "parameter", name).prev_named_sibling
+    assert previous is not None
+    for decorator in previous.named_children:
+        call = decorator.named_children[0]
+        if _text(call.named_children[0]) == "allowed":
+            array = call.named_children[1].named_children[0]
+            return {_string_literal(item) or "" for item in array.named_children}
+    raise AssertionError(f"{name} has no @allowed")
+
+
+def test_location_is_restricted_to_flex_consumption_regions() -> None:
+    assert _allowed_values(MAIN_BICEP, "location") == FLEX_REGIONS
+    metadata = _decorators(MAIN_BICEP, "parameter", "location")
+    assert re.search(r"@metadata\(\{\s*azd: \{\s*type: 'location'\s*\}\s*\}\)", metadata)
+    assert _parameters_file()["location"]["value"] == "${AZURE_LOCATION}"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"), [(MAIN_BICEP, "storageSkuName"), (STORAGE_BICEP, "skuName")]
+)
+def test_storage_defaults_to_the_redundancy_every_flex_region_offers(
+    path: Path, parameter: str
+) -> None:
+    # Several Flex regions have no availability zones, hence no ZRS.
+    assert _param_defaults(path)[parameter] == "Standard_LRS"
+    module = _declaration(MAIN_BICEP, "module", "storage")
+    assert _text(_property(_body(module), "params.skuName")) == "storageSkuName"
 
 
 def test_webhook_secret_parameter_is_secure() -> None:
