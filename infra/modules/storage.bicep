@@ -33,6 +33,14 @@ param dedupeTableName string
 ])
 param skuName string = 'Standard_LRS'
 
+@description('Resource id of the Event Grid system topic that writes dead letters (part of its role assignment\'s name).')
+param deadLetterWriterId string
+
+@description('Principal id of that topic\'s system-assigned identity.')
+param deadLetterWriterPrincipalId string
+
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its host storage over the public endpoint; a deny-by-default firewall would lock the host out. Shared keys are disabled, so every request needs an Entra ID token with a data role.
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: the account must stay reachable from the app's public outbound addresses; access is by managed identity only (allowSharedKeyAccess false).
@@ -88,6 +96,18 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
   properties: {
     publicAccess: 'None'
+  }
+}
+
+// The system topic writes the events it could not deliver here, with its own identity; scoped
+// to the one container, so it can do nothing else with the account.
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, deadLetterWriterId, storageBlobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: deadLetterWriterPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 
