@@ -64,7 +64,7 @@ param systemTopicName string = ''
 @description('Resource group of that existing system topic (same subscription). Empty: this resource group.')
 param systemTopicResourceGroup string = ''
 
-@description('Name of the Event Grid subscription (infra/subscription.bicep creates it after the code is deployed).')
+@description('Name of the Event Grid subscription (infra/subscription.bicep creates it after the code is deployed); the delivery alerts watch it.')
 param eventSubscriptionName string = 'acs-triage'
 
 @description('Replication of the storage account. Locally redundant storage is offered in every Flex Consumption region; pick ZRS or a geo-redundant SKU where the region offers it.')
@@ -77,6 +77,9 @@ param eventSubscriptionName string = 'acs-triage'
   'Standard_RAGZRS'
 ])
 param storageSkuName string = 'Standard_LRS'
+
+@description('E-mail address that receives the delivery alerts (dead letters, dropped events, failed deliveries, 5xx answers). Empty: the alerts fire in Azure Monitor without notifying anyone.')
+param alertEmail string = ''
 
 @description('Categories that raise an alert (ALERT_CATEGORIES), comma-separated.')
 param alertCategories string = 'UnexpectedClientError,UnexpectedServerError'
@@ -254,6 +257,19 @@ module functionApp 'modules/functionapp.bicep' = {
   dependsOn: [
     roles
   ]
+}
+
+// What Event Grid sees and the app answers, as Azure Monitor alerts (e-mail when alertEmail is set).
+module deliveryAlerts 'modules/alerts.bicep' = {
+  name: 'delivery-alerts'
+  params: {
+    tags: tags
+    namePrefix: 'acstriage-${resourceToken}'
+    systemTopicId: systemTopic.outputs.id
+    eventSubscriptionName: eventSubscriptionName
+    functionAppId: functionApp.outputs.id
+    alertEmail: alertEmail
+  }
 }
 
 // azd reads SERVICE_API_NAME / SERVICE_API_URI; the hooks and the README use the others.

@@ -188,6 +188,27 @@ BROKEN = [
         id="parameter-allowed-value",
     ),
     pytest.param(
+        "modules/alerts.bicep",
+        "groupShortName: 'acstriage'",
+        "groupShortName: 'acs-triage-ops'",
+        "properties.groupShortName: 'acs-triage-ops' is longer than 12",
+        id="string-length",
+    ),
+    pytest.param(
+        "modules/alerts.bicep",
+        "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'",
+        "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'",
+        "criteria.odata.type: 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria' is not one of",
+        id="discriminator-value",
+    ),
+    pytest.param(
+        "modules/alerts.bicep",
+        "useCommonAlertSchema: true",
+        "useCommonAlertSchema: 'true'",
+        "emailReceivers[0].useCommonAlertSchema: expected bool, found string 'true'",
+        id="array-item",
+    ),
+    pytest.param(
         "main.bicep",
         "storage.outputs.tableEndpoint",
         "storage.outputs.tablesEndpoint",

@@ -29,6 +29,7 @@ MAIN_BICEP = INFRA / "main.bicep"
 FUNCTION_APP_BICEP = INFRA / "modules" / "functionapp.bicep"
 SUBSCRIPTION_BICEP = INFRA / "subscription.bicep"
 STORAGE_BICEP = INFRA / "modules" / "storage.bicep"
+ALERTS_BICEP = INFRA / "modules" / "alerts.bicep"
 HOOKS = INFRA / "hooks"
 HOOK_NAMES = ("preprovision", "postdeploy", "predown")
 PARAMETERS_JSON = INFRA / "main.parameters.json"
@@ -801,6 +802,50 @@ def test_dead_letters_are_written_by_the_system_topics_identity_on_the_container
     module = _body(_declaration(MAIN_BICEP, "module", "storage"))
     passed = _text(_property(module, "params.deadLetterWriterPrincipalId"))
     assert passed == "systemTopic.outputs.principalId"
+
+
+@pytest.mark.parametrize(
+    ("metric", "namespace"),
+    [
+        ("DeadLetteredCount", "Microsoft.EventGrid/systemTopics"),
+        ("DroppedEventCount", "Microsoft.EventGrid/systemTopics"),
+        ("DeliveryAttemptFailCount", "Microsoft.EventGrid/systemTopics"),
+        ("Http5xx", "Microsoft.Web/sites"),
+    ],
+)
+def test_delivery_health_has_a_metric_alert(metric: str, namespace: str) -> None:
+    source = ALERTS_BICEP.read_text()
+    assert f"'{metric}'" in source
+    assert f"metricNamespace: '{namespace}'" in source
+
+
+def test_delivery_alerts_watch_the_subscription_the_postdeploy_hook_creates() -> None:
+    module = _body(_declaration(MAIN_BICEP, "module", "deliveryAlerts"))
+    assert _text(_property(module, "params.eventSubscriptionName")) == "eventSubscriptionName"
+    assert _text(_property(module, "params.systemTopicId")) == "systemTopic.outputs.id"
+    assert _param_defaults(MAIN_BICEP)["eventSubscriptionName"] == "acs-triage"
+    assert _param_defaults(SUBSCRIPTION_BICEP)["subscriptionName"] == "acs-triage"
+    output = _declaration(MAIN_BICEP, "output", "EVENT_SUBSCRIPTION_NAME")
+    assert _text(output.named_children[-1]) == "eventSubscriptionName"
+    [loop] = [
+        n
+        for n in _resources_in(ALERTS_BICEP, "Microsoft.Insights/metricAlerts@")
+        if "deliveryMetrics" in _text(n)
+    ]
+    criterion = _text(_property(_body(loop), "properties.criteria"))
+    assert "name: 'EventSubscriptionName'" in criterion
+    assert "toUpper(eventSubscriptionName)" in criterion
+
+
+def test_action_group_exists_only_with_an_email_address() -> None:
+    [group] = _resources_in(ALERTS_BICEP, "Microsoft.Insights/actionGroups@")
+    condition = _first_named(group, "if_statement")
+    assert condition is not None and _text(condition).startswith("if (!empty(alertEmail))")
+    assert _param_defaults(MAIN_BICEP)["alertEmail"] == ""
+    assert _parameters_file()["alertEmail"]["value"] == "${ALERT_EMAIL=}"
+    for alert in _resources_in(ALERTS_BICEP, "Microsoft.Insights/metricAlerts@"):
+        assert _text(_property(_body(alert), "properties.actions")) == "actions"
+    assert "var actions = empty(alertEmail) ? [] : [" in ALERTS_BICEP.read_text()
 
 
 def test_webhook_secret_parameter_is_secure() -> None:
