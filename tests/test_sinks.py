@@ -163,7 +163,11 @@ def test_webhook_answer_outside_2xx_is_a_sink_error(
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 def test_webhook_any_2xx_is_success(capture: CaptureServer, status: int) -> None:
     capture.answer(Reply(status))
-    WebhookSink(capture.url("/hook"), WHSEC).send(ALERTS)
+    time = FakeTime()
+    webhook = WebhookSink(capture.url("/hook"), WHSEC)
+    deliver(webhook, ALERTS, max_attempts=3, budget_seconds=20, sleep=time.sleep)
+    assert [request.status for request in capture.requests] == [status]
+    assert time.sleeps == []  # taken at the first attempt: no retry
 
 
 def test_webhook_retry_after_reaches_the_sink_error(capture: CaptureServer) -> None:
@@ -441,19 +445,10 @@ def test_nothing_to_deliver_sends_nothing() -> None:
 # --- building sinks from settings --------------------------------------------------------
 
 
-@pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ALERT_FILE", "ALERT_TOPIC_ENDPOINT", "ALERT_TOPIC_KEY", "ALERT_WEBHOOK_URL",
-                 "ALERT_WEBHOOK_SECRET", "AZURE_CLIENT_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.mark.usefixtures("clean_environment")
 def test_no_sink_settings_build_no_sinks() -> None:
     assert build_sinks(load_settings()) == []
 
 
-@pytest.mark.usefixtures("clean_environment")
 def test_every_configured_sink_is_built(tmp_path: Path) -> None:
     settings = load_settings(
         alert_file=tmp_path / "alerts.jsonl",
@@ -465,19 +460,46 @@ def test_every_configured_sink_is_built(tmp_path: Path) -> None:
     assert [sink.name for sink in build_sinks(settings)] == ["file", "webhook", "topic"]
 
 
-@pytest.mark.usefixtures("clean_environment")
-def test_topic_without_key_uses_the_managed_identity() -> None:
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+
+
+@dataclass
+class RecordedCredentials:
+    """Stands in for azure.identity (the edge of the world): records what the sink asked of it."""
+
+    made: list[dict[str, Any]] = field(default_factory=list)
+    scopes: list[tuple[str, ...]] = field(default_factory=list)
+
+    def make(self, **options: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.made.append(options)
+        recorded = self
+
+        class Credential:
+            def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+                recorded.scopes.append(scopes)
+                return AccessToken("token", 2**31)
+
+        return Credential()
+
+
+def test_topic_without_key_uses_the_managed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    # https on a loopback port where nothing listens: the SDK insists on TLS for tokens.
+    with CaptureServer() as server:
+        port = server.port
     settings = load_settings(
-        alert_topic_endpoint="https://alerts.westeurope-1.eventgrid.azure.net/api/events",
-        azure_client_id="11111111-2222-3333-4444-555555555555",
+        alert_topic_endpoint=f"https://127.0.0.1:{port}/api/events", azure_client_id=CLIENT_ID
     )
     (sink,) = build_sinks(settings)
-    assert isinstance(sink, EventGridTopicSink)
-    assert sink._client is None  # made on the first send, out of cold start
-    assert "DefaultAzureCredential" in repr(sink._publisher())
+    credentials = RecordedCredentials()
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", credentials.make)
+    with pytest.raises(SinkError):  # nothing listens there; the token is asked for first
+        sink.send(ALERTS)
+    assert credentials.made == [{"managed_identity_client_id": CLIENT_ID}]
+    assert credentials.scopes == [("https://eventgrid.azure.net/.default",)]
 
 
-@pytest.mark.usefixtures("clean_environment")
 @pytest.mark.parametrize(
     ("overrides", "variable"),
     [
@@ -502,7 +524,6 @@ def test_bad_sink_settings_name_the_variable(overrides: dict[str, Any], variable
     assert "not*base64" not in message
 
 
-@pytest.mark.usefixtures("clean_environment")
 def test_plain_http_is_allowed_to_this_machine_only(capture: CaptureServer) -> None:
     settings = load_settings(alert_webhook_url=capture.url("/hook"), alert_webhook_secret=WHSEC,
                              alert_topic_endpoint=capture.url("/api/events"),

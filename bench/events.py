@@ -1,4 +1,4 @@
-"""Builders of realistic events for tests and the benchmark."""
+"""Builders of realistic events for the benchmark and the tests (tests import bench, not back)."""
 
 from __future__ import annotations
 
