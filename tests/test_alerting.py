@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from bench.events import call_result, sms_report
 from catalog import get_catalog
 from catalog.models import Category, Domain
 from handlers.alerting.alert import ALERT_TYPE, Alert, alert_id_for
@@ -26,6 +25,7 @@ from handlers.events.router import EventReader
 from handlers.inbound.envelope import parse_events
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory, read_alerts
+from tests.events import call_result, sms_report
 
 SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bench.events import call_result
 from handlers.http.messages import PROBLEM_JSON
 from tests.conftest import LocalHost, RuntimeFactory
+from tests.events import call_result
 from tests.jwks import JwksServer, RsaKeyPair, make_rsa_key, mint_token
 
 AUDIENCE = "b1e7f2a4-0000-4000-8000-acs000000001"

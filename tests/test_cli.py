@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.events import call_result
 from tests.conftest import SAMPLES
+from tests.events import call_result
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY_FAILED = SAMPLES / "Microsoft.Communication.PlayFailed-javasdk-test.json"

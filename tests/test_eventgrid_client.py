@@ -11,8 +11,8 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent, EventGridPublisherClient
 
-from bench.events import ACS_TOPIC, sms_report
 from tests.conftest import LocalHost, RuntimeFactory, read_alerts
+from tests.events import ACS_TOPIC, sms_report
 
 
 def client_for(local_host: LocalHost, **options: Any) -> EventGridPublisherClient:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.events import call_result, sms_report
 from handlers.alerting.file_sink import FileSink
 from handlers.errors import StateUnavailable as DuplicateStoreFailed
 from handlers.http.problems import problem_answer
@@ -19,6 +18,7 @@ from handlers.inbound.envelope import parse_events
 from handlers.state.table import TableDedupeStore
 from tests.azurite import Azurite, azurite_fixture, free_port
 from tests.conftest import RuntimeFactory, read_alerts
+from tests.events import call_result, sms_report
 
 __all__ = ["azurite_fixture"]
 

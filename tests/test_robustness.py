@@ -22,7 +22,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.events import call_result, sms_report
 from bench.workload import Workload
 from catalog import get_catalog
 from catalog.loader import load_catalog
@@ -35,6 +34,7 @@ from handlers.inbound.envelope import decode_body, parse_events
 from handlers.runtime import Runtime
 from tests.capture_server import CaptureServer, Reply
 from tests.conftest import SAMPLES, LocalHost, RuntimeFactory
+from tests.events import call_result, sms_report
 from tests.jwks import TEST_AUDIENCE, JwksServer
 
 Route = Callable[[Request, Runtime | None], Response]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 import handlers
-from bench.events import ACS_TOPIC, as_cloudevent, call_result, sms_report, validation_event
 from handlers.http.messages import PROBLEM_JSON
 from tests.conftest import LocalHost, RuntimeFactory
+from tests.events import ACS_TOPIC, as_cloudevent, call_result, sms_report, validation_event
 
 
 def assert_problem(response: Any, status: int, detail: str) -> None:
