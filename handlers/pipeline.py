@@ -73,7 +73,7 @@ class Triage:
             "reason": self.outcome.reason,
         }
         if with_alert:
-            record["alert"] = self.alert.to_cloudevent() if self.alert else None
+            record["alert"] = self.alert.to_dict() if self.alert else None
         elif self.alert:
             record["alert_id"] = self.alert.id
         return record
@@ -244,10 +244,10 @@ class Pipeline:
             log_event(
                 "alert",
                 alert_id=alert.id,
-                kind=data["kind"],
-                code=data["code"],
-                subcode=data["subcode"],
-                category=data["category"],
-                event_id=data["event"]["id"],
-                event_type=data["event"]["type"],
+                kind=data.kind,
+                code=data.code,
+                subcode=data.subcode,
+                category=data.category,
+                event_id=data.event.id,
+                event_type=data.event.type,
             )
