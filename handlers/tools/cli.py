@@ -1,11 +1,11 @@
-"""``python -m handlers serve | replay | deadletter``: the local host, the offline replay, and
-the dead letters Event Grid gave up on.
+"""``python -m handlers serve | replay | deadletter | doctor``: the local host, the offline
+replay, the dead letters Event Grid gave up on, and a check of a deployment from outside.
 
 ``serve`` and ``replay`` run on embedded defaults so that they work on a fresh machine with no
 configuration: alerts go to ``alerts.jsonl`` in the current folder when no destination is set,
 and ``serve`` turns the Call Automation JWT check off unless told otherwise, and says so.
 ``deadletter replay`` takes the same settings as the app (set them as the deployment does to
-reach its destinations and its dedupe table).
+reach its destinations and its dedupe table); ``doctor`` needs only the app's URL.
 """
 
 from __future__ import annotations
@@ -61,9 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "serve":
-            return serve(args.host, args.port, quiet=args.quiet)
+            return serve(args.host, args.port, quiet=args.quiet, function_key=args.function_key)
         if args.command == "deadletter":
             return deadletter(args)
+        if args.command == "doctor":
+            from handlers.tools.doctor import run_doctor
+
+            return run_doctor(args.url, code=args.code, topic=args.topic, timeout=args.timeout)
         return replay([Path(p) for p in args.files], as_json=args.json)
     except SettingsError as error:
         print(f"acs-triage: {error}", file=sys.stderr)
@@ -78,10 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=7071)
     serve_cmd.add_argument("--quiet", action="store_true", help="no access log")
+    serve_cmd.add_argument(
+        "--function-key",
+        help="require this key (?code= or x-functions-key) on the routes Azure protects with one",
+    )
     replay_cmd = commands.add_parser("replay", help="run payload files through the pipeline")
     replay_cmd.add_argument("files", nargs="+", metavar="FILE")
     replay_cmd.add_argument("--json", action="store_true", help="one JSON array on stdout")
     _add_deadletter_parser(commands)
+    doctor_cmd = commands.add_parser(
+        "doctor", help="check a running deployment as Event Grid and Call Automation reach it"
+    )
+    doctor_cmd.add_argument("url", help="the app's base URL (https://<app>.azurewebsites.net)")
+    doctor_cmd.add_argument(
+        "--code", default=os.environ.get("FUNCTION_KEY"), help="a function key (env FUNCTION_KEY)"
+    )
+    doctor_cmd.add_argument(
+        "--topic",
+        default=os.environ.get("ACS_RESOURCE_ID"),
+        help="topic of the test validation event: the ACS resource id (env ACS_RESOURCE_ID)",
+    )
+    doctor_cmd.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     return parser
 
 
@@ -185,12 +206,14 @@ def _replay_notes() -> list[str]:
     return notes
 
 
-def serve(host: str, port: int, *, quiet: bool = False) -> int:
+def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None = None) -> int:
     from handlers.tools.localhost import make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
+    if function_key:
+        notes.append("routes other than /api/health need the function key, as in Azure")
     runtime = get_runtime()  # validates the settings before anything listens
-    server = make_server(host, port, access_log=not quiet)
+    server = make_server(host, port, access_log=not quiet, function_key=function_key or None)
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
     out = sys.stderr
