@@ -1,6 +1,6 @@
 """Looking a code up: what (code, subcode) means for one event family, and by which rule.
 
-:meth:`Catalog.lookup` follows design.md; the first rule that finds an entry wins:
+:meth:`Catalog.lookup` follows docs/catalog.md "Lookup"; the first rule that finds an entry wins:
 
 1. ``exact``: (code, subcode) in the domain's tables. In the domains without subcodes (provider,
    sms-delivery) the code alone, and a subcode given is ignored: those tables have none.
@@ -14,7 +14,7 @@
 6. ``none``: an unknown code.
 
 Rules 2-4 apply to the call domains only; sms-delivery has no code-class rule either (its codes are
-not HTTP codes: an unlisted one is unknown). Decisions the design leaves open:
+not HTTP codes: an unlisted one is unknown). Decisions the rules leave open:
 
 - Subcode 0 names no reason (it is the subcode of every success), so rules 2 and 3 skip it.
 - Ties (one subcode in several tables, such as 510403 in call-end and pstn): the pstn table wins for

@@ -65,7 +65,7 @@ MatchRule = Literal["exact", "subcode", "generic-subcode", "generic-code", "code
 
 
 def code_class(code: int | None) -> tuple[Category, str] | None:
-    """The category a code's class implies (design.md), with the reason; None outside the classes.
+    """The category a code's class implies (docs/catalog.md), with the reason; None outside them.
 
     0 and 2xx are Success; 4xx ExpectedError (the documents call client errors precondition
     failures the app can fix); 5xx UnexpectedServerError; 6xx ExpectedError (busy, declined:
