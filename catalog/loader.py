@@ -25,6 +25,9 @@ How an entry gets its category (docs/catalog.md "Categories"):
   (for example "File a support request" as the whole advice of a 4xx); ``category_source`` is then
   "derived" (it is the catalog's decision) and ``category_reason`` carries the override's reason.
 
+Every entry gets a retry verdict derived from its text (:mod:`catalog.retry`, docs/catalog.md
+"Retry verdicts").
+
 The advice notes of ``irregularities.json`` are attached to their entries as ``advice_note``.
 """
 
@@ -53,6 +56,7 @@ from catalog.models import (
     TableFile,
     code_class,
 )
+from catalog.retry import retry_of
 
 PACKAGE_DIR = Path(__file__).parent
 DATA_DIR = PACKAGE_DIR / "data"
@@ -319,6 +323,7 @@ def _entry(
         category_source=source,
         category_reason=reason,
         advice=row.advice,
+        retry=retry_of(row.message, row.advice, category),
         doc=table_file.doc,
         line=row.line,
         line_end=row.line_end,
