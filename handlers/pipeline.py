@@ -33,6 +33,7 @@ from catalog.models import Match
 from handlers.alerting.alert import Alert, build_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
+from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
@@ -45,6 +46,9 @@ Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress
 # (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
 # enough that the events of a crashed holder are handled on one of Event Grid's next retries.
 CLAIM_LEASE = timedelta(seconds=60)
+# Event Grid waits 30 s for an answer; aim well inside it (a release after a failure may add a
+# store call's few seconds).
+DELIVERY_DEADLINE_SECONDS = 20.0
 
 
 @dataclass(slots=True)
@@ -130,17 +134,23 @@ class Pipeline:
     sink_max_attempts: int = 4
     sink_retry_budget_seconds: float = 20.0
     claim_lease: timedelta = CLAIM_LEASE
+    deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
         started = time.perf_counter()
         keys = [event_record_key(envelope) for envelope in envelopes]
-        claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+        claim: Claim | None = None
         try:
-            triages = self._triage(envelopes, keys, claim)
-            self._send(triages)
-            self.dedupe.complete(claim)
+            # Every store call and every destination attempt ends by this deadline, so the
+            # delivery is answered inside Event Grid's 30 s whatever the far sides do.
+            with delivery_deadline(self.deadline_seconds):
+                claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+                triages = self._triage(envelopes, keys, claim)
+                self._send(triages)
+                self.dedupe.complete(claim)
         except BaseException:
-            self._release(claim)
+            if claim is not None:
+                self._release(claim)  # its own short limit: outside the spent deadline
             raise
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
@@ -227,7 +237,7 @@ class Pipeline:
         if len(pending) <= 1:
             return {sink: attempt(sink) for sink in pending}
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            futures = {sink: pool.submit(attempt, sink) for sink in pending}
+            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in pending}
             return {sink: future.result() for sink, future in futures.items()}
 
     def _log(self, delivery: Delivery, way_in: str) -> None:

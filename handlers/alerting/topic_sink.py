@@ -17,6 +17,7 @@ from handlers.alerting.delivery import (
     SinkError,
     is_permanent_status,
 )
+from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
 from handlers.logs import log_event
 
 if TYPE_CHECKING:
@@ -90,19 +91,28 @@ class EventGridTopicSink:
                     credential = DefaultAzureCredential(
                         managed_identity_client_id=self._client_id or None
                     )
-                self._client = EventGridPublisherClient(self._endpoint, credential)
+                self._client = EventGridPublisherClient(
+                    self._endpoint, credential, transport=deadline_transport()
+                )
             return self._client
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError, HttpResponseError
+        from azure.core.exceptions import AzureError, HttpResponseError, ServiceResponseError
 
         pending = [alert for alert in alerts if not self._already_accepted(alert.id)]
         if not pending:
             return
         client = self._publisher()
         for chunk in self._requests(pending):
+            events = [to_azure_cloud_event(alert) for alert in chunk]
             try:
-                client.send([to_azure_cloud_event(alert) for alert in chunk], **self._options)
+                with cut_off_at(call_deadline(self.timeout_seconds)):
+                    client.send(events, **self._options)
+            except DeadlinePassed:
+                raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
+            except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+                reason = f"no answer ({type(error).__name__})"
+                raise SinkError(self.name, reason, timed_out=True) from None
             except HttpResponseError as error:
                 status = error.status_code or 0
                 raise SinkError(
