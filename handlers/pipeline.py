@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from catalog.lookup import Catalog
 from catalog.models import Match
-from handlers.alerting.alert import Alert, build_alert
+from handlers.alerting.alert import Alert, build_alert, build_invalid_events_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
 from handlers.deadlines import delivery_deadline, in_this_context
@@ -102,7 +102,7 @@ class Delivery:
             categories=Counter(
                 t.match.category.value for t in triages if t.match and t.match.category
             ),
-            alerts=[t.alert for t in triages if t.alert is not None],
+            alerts=alerts_of(triages),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -113,6 +113,11 @@ class Delivery:
             "alerts": len(self.alerts),
             "events": [t.record(with_alert=False) for t in self.triages],
         }
+
+
+def alerts_of(triages: Sequence[Triage]) -> list[Alert]:
+    """The delivery's alerts, each once (its unreadable events share one)."""
+    return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
 def event_record_key(envelope: Envelope) -> str:
@@ -180,7 +185,26 @@ class Pipeline:
                 continue
             in_batch.add(key)
             triages.append(self._decide(outcome, envelope))
+        self._one_alert_for_the_unreadable(triages, envelopes)
         return triages
+
+    def _one_alert_for_the_unreadable(
+        self, triages: Sequence[Triage], envelopes: Sequence[Envelope]
+    ) -> None:
+        unreadable = [
+            (triage, envelope)
+            for triage, envelope in zip(triages, envelopes, strict=True)
+            if triage.verdict == "invalid"
+        ]
+        if not unreadable:
+            return
+        alert = build_invalid_events_alert(
+            [triage.outcome for triage, _ in unreadable],
+            event_keys=[envelope.key for _, envelope in unreadable],
+            source=self.alert_source,
+        )
+        for triage, _ in unreadable:
+            triage.alert = alert
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
@@ -189,12 +213,13 @@ class Pipeline:
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)
+        if kind == "invalid-event":
+            return Triage(outcome, "invalid", match)  # one alert for all: see below
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
-        verdict: Verdict = "invalid" if kind == "invalid-event" else "alert"
-        return Triage(outcome, verdict, match, alert)
+        return Triage(outcome, "alert", match, alert)
 
     def _send(self, triages: Sequence[Triage]) -> None:
-        alerts = [t.alert for t in triages if t.alert is not None]
+        alerts = alerts_of(triages)
         if not alerts or not self.sinks:
             return
         wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,6 +83,46 @@ def build_alert(
         source=source,
         subject=outcome.subject,
         time=outcome.time,
+        data=data,
+    )
+
+
+# The ids an invalid-event alert lists; the rest are counted. A delivery can hold 5,000 events.
+MAX_LISTED_INVALID_EVENTS = 20
+
+
+def build_invalid_events_alert(
+    outcomes: Sequence[Outcome], *, event_keys: Sequence[str], source: str
+) -> Alert:
+    """One ``invalid-event`` alert for all the unreadable events of one delivery.
+
+    It counts them and lists the first :data:`MAX_LISTED_INVALID_EVENTS` (id, type, index,
+    reason); a body of thousands of broken events raises one alert, not thousands. Alone, an
+    unreadable event keeps the alert (and the id) it would have on its own; several share an id
+    derived from all their keys, the same again when the delivery is redelivered.
+    """
+    first = build_alert(outcomes[0], None, "invalid-event", event_key=event_keys[0], source=source)
+    if len(outcomes) == 1:
+        return first
+    listed = [
+        {"id": o.event_id, "type": o.event_type, "index": o.index, "reason": o.reason}
+        for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
+    ]
+    data = {
+        **first.data,
+        "reason": f"{len(outcomes)} events of one delivery could not be read; the first: "
+        f"{first.data['reason']}",
+        "invalid": {
+            "count": len(outcomes),
+            "events": listed,
+            "omitted": max(0, len(outcomes) - MAX_LISTED_INVALID_EVENTS),
+        },
+    }
+    return Alert(
+        id=alert_id_for("invalid-events:" + "\n".join(sorted(event_keys))),
+        source=source,
+        subject=first.subject,
+        time=first.time,
         data=data,
     )
 
