@@ -30,9 +30,10 @@ from typing import Any, Literal
 
 from catalog.lookup import Catalog
 from catalog.models import Match
-from handlers.alerting.alert import Alert, build_alert
+from handlers.alerting.alert import Alert, build_alert, build_invalid_events_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
+from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
@@ -45,6 +46,9 @@ Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress
 # (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
 # enough that the events of a crashed holder are handled on one of Event Grid's next retries.
 CLAIM_LEASE = timedelta(seconds=60)
+# Event Grid waits 30 s for an answer; aim well inside it (a release after a failure may add a
+# store call's few seconds).
+DELIVERY_DEADLINE_SECONDS = 20.0
 
 
 @dataclass(slots=True)
@@ -98,7 +102,7 @@ class Delivery:
             categories=Counter(
                 t.match.category.value for t in triages if t.match and t.match.category
             ),
-            alerts=[t.alert for t in triages if t.alert is not None],
+            alerts=alerts_of(triages),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -109,6 +113,11 @@ class Delivery:
             "alerts": len(self.alerts),
             "events": [t.record(with_alert=False) for t in self.triages],
         }
+
+
+def alerts_of(triages: Sequence[Triage]) -> list[Alert]:
+    """The delivery's alerts, each once (its unreadable events share one)."""
+    return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
 def event_record_key(envelope: Envelope) -> str:
@@ -130,17 +139,23 @@ class Pipeline:
     sink_max_attempts: int = 4
     sink_retry_budget_seconds: float = 20.0
     claim_lease: timedelta = CLAIM_LEASE
+    deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
         started = time.perf_counter()
         keys = [event_record_key(envelope) for envelope in envelopes]
-        claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+        claim: Claim | None = None
         try:
-            triages = self._triage(envelopes, keys, claim)
-            self._send(triages)
-            self.dedupe.complete(claim)
+            # Every store call and every destination attempt ends by this deadline, so the
+            # delivery is answered inside Event Grid's 30 s whatever the far sides do.
+            with delivery_deadline(self.deadline_seconds):
+                claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+                triages = self._triage(envelopes, keys, claim)
+                self._send(triages)
+                self.dedupe.complete(claim)
         except BaseException:
-            self._release(claim)
+            if claim is not None:
+                self._release(claim)  # its own short limit: outside the spent deadline
             raise
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
@@ -170,7 +185,26 @@ class Pipeline:
                 continue
             in_batch.add(key)
             triages.append(self._decide(outcome, envelope))
+        self._one_alert_for_the_unreadable(triages, envelopes)
         return triages
+
+    def _one_alert_for_the_unreadable(
+        self, triages: Sequence[Triage], envelopes: Sequence[Envelope]
+    ) -> None:
+        unreadable = [
+            (triage, envelope)
+            for triage, envelope in zip(triages, envelopes, strict=True)
+            if triage.verdict == "invalid"
+        ]
+        if not unreadable:
+            return
+        alert = build_invalid_events_alert(
+            [triage.outcome for triage, _ in unreadable],
+            event_keys=[envelope.key for _, envelope in unreadable],
+            source=self.alert_source,
+        )
+        for triage, _ in unreadable:
+            triage.alert = alert
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
@@ -179,12 +213,13 @@ class Pipeline:
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)
+        if kind == "invalid-event":
+            return Triage(outcome, "invalid", match)  # one alert for all: see below
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
-        verdict: Verdict = "invalid" if kind == "invalid-event" else "alert"
-        return Triage(outcome, verdict, match, alert)
+        return Triage(outcome, "alert", match, alert)
 
     def _send(self, triages: Sequence[Triage]) -> None:
-        alerts = [t.alert for t in triages if t.alert is not None]
+        alerts = alerts_of(triages)
         if not alerts or not self.sinks:
             return
         wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
@@ -227,7 +262,7 @@ class Pipeline:
         if len(pending) <= 1:
             return {sink: attempt(sink) for sink in pending}
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            futures = {sink: pool.submit(attempt, sink) for sink in pending}
+            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in pending}
             return {sink: future.result() for sink, future in futures.items()}
 
     def _log(self, delivery: Delivery, way_in: str) -> None:

@@ -19,6 +19,7 @@ from handlers.alerting.delivery import (
     is_permanent_status,
     parse_retry_after,
 )
+from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
@@ -58,7 +59,8 @@ class WebhookSink:
     """POSTs a delivery's alerts as one CloudEvents JSON batch, signed the Standard Webhooks way.
 
     HTTP goes through an azure-core pipeline without a retry policy (``deliver`` retries) and
-    without a redirect policy (a signed body is never replayed to another address).
+    without a redirect policy (a signed body is never replayed to another address). Each attempt
+    ends by ``connect_timeout + read_timeout`` of wall time, however slowly the receiver answers.
     """
 
     name = "webhook"
@@ -87,11 +89,11 @@ class WebhookSink:
         self._client: PipelineClient[Any, Any] = PipelineClient(
             base_url=url,
             policies=[HeadersPolicy(), UserAgentPolicy(base_user_agent="acs-triage")],
-            transport=transport,
+            transport=transport or deadline_transport(),
         )
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
         body = json_batch(alerts)
@@ -105,7 +107,13 @@ class WebhookSink:
         }
         request = HttpRequest("POST", self._url, headers=headers, content=body)
         try:
-            response = self._client.send_request(request, **self._timeouts)
+            with cut_off_at(call_deadline(self.timeout_seconds)):
+                response = self._client.send_request(request, **self._timeouts)
+        except DeadlinePassed:
+            raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
+        except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+            reason = f"no answer ({type(error).__name__})"
+            raise SinkError(self.name, reason, timed_out=True) from None
         except AzureError as error:
             raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
         status = response.status_code
