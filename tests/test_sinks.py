@@ -104,18 +104,18 @@ def test_file_sink_that_cannot_write_raises_sink_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("secret", "verifier_secret"),
-    [(WHSEC, WHSEC), ("a raw shared secret", b"a raw shared secret")],
-    ids=["whsec", "raw"],
+    "secret", [WHSEC, WHSEC.removeprefix("whsec_"), WHSEC.rstrip("=")],
+    ids=["whsec", "no prefix", "unpadded"],
 )
 def test_webhook_batch_verifies_with_standard_webhooks(
-    capture: CaptureServer, secret: str, verifier_secret: str | bytes
+    capture: CaptureServer, secret: str
 ) -> None:
     WebhookSink(capture.url("/hook"), secret).send(ALERTS)
     (request,) = capture.requests
     assert request.method == "POST"
     assert request.header("Content-Type") == "application/cloudevents-batch+json"
-    payload = Webhook(verifier_secret).verify(request.body, request.headers)
+    # The receiver holds the secret as it was given; any spelling verifies.
+    payload = Webhook(secret).verify(request.body, request.headers)
     assert payload == [a.to_cloudevent() for a in ALERTS]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +46,18 @@ class Alert:
         if self.time:
             event["time"] = self.time
         return event
+
+
+def alert_json(alert: Alert) -> str:
+    """One alert as strict JSON text: a non-finite number raises instead of leaving as NaN."""
+    return json.dumps(
+        alert.to_cloudevent(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+
+
+def alerts_json(alerts: Sequence[Alert]) -> str:
+    """A batch of alerts as one strict JSON array (the webhook's body)."""
+    return "[" + ",".join(alert_json(alert) for alert in alerts) + "]"
 
 
 ALERT_NAMESPACE = uuid.UUID("5b1f3c2e-8a4d-4f61-9c1e-acd5a1e47a11")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from handlers.alerting.alert import Alert
+from handlers.alerting.alert import Alert, alert_json
 from handlers.alerting.delivery import SinkError
 
 
@@ -27,10 +26,7 @@ class FileSink:
         self._lock = threading.Lock()
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        lines = "".join(
-            json.dumps(alert.to_cloudevent(), ensure_ascii=False, separators=(",", ":")) + "\n"
-            for alert in alerts
-        )
+        lines = "".join(alert_json(alert) + "\n" for alert in alerts)
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

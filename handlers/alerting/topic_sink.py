@@ -119,7 +119,10 @@ class EventGridTopicSink:
         chunk: list[Alert] = []
         size = 2  # "[" and "]"
         for alert in alerts:
-            event_size = len(json.dumps(alert.to_cloudevent())) + _TOPIC_EVENT_MARGIN_BYTES
+            # The SDK writes ASCII escapes; strict: a non-finite number never reaches the topic.
+            event_size = (
+                len(json.dumps(alert.to_cloudevent(), allow_nan=False)) + _TOPIC_EVENT_MARGIN_BYTES
+            )
             if event_size + 2 > self._max_request_bytes:
                 raise SinkError(
                     self.name,
