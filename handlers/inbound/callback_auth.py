@@ -49,13 +49,11 @@ on the first callback that is checked, so that a cold start does not pay for PyJ
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from handlers.errors import TokenRejected
-from handlers.settings import Settings, SettingsError
+from handlers.settings import Settings
 
 if TYPE_CHECKING:
     from handlers.inbound.callback_jwt import SigningKeyClient
@@ -84,10 +82,8 @@ class CallbackAuthenticator:
         fetch_retry_seconds: float = DEFAULT_FETCH_RETRY_SECONDS,
         max_stale_seconds: float = DEFAULT_MAX_STALE_SECONDS,
     ) -> None:
-        """Check the configuration; fetch nothing (keys are fetched on the first callback).
-
-        Raises SettingsError naming the variable when the check is on and a value is unusable.
-        """
+        """Fetch nothing: keys are fetched on the first callback. The values are trusted: the
+        settings model has checked them (an audience when required, an https key URL)."""
         self.required = required
         self.audience = audience.strip()
         self.issuer = issuer.strip()
@@ -97,7 +93,6 @@ class CallbackAuthenticator:
         self._key_options: dict[str, Any] | None = None
         if not required:
             return
-        _check_required_settings(self.audience, self.issuer, jwks_url)
         self._key_options = {
             "uri": jwks_url,
             "lifespan": keys_lifespan_seconds,
@@ -147,31 +142,6 @@ class CallbackAuthenticator:
                     options = dict(self._key_options)
                     self._keys = SigningKeyClient(options.pop("uri"), **options)
         return self._keys
-
-def _check_required_settings(audience: str, issuer: str, jwks_url: str) -> None:
-    if not audience:
-        raise SettingsError(
-            "CALLBACK_AUDIENCE: required when CALLBACK_JWT_REQUIRED is true "
-            "(the Communication Services resource's immutable id)"
-        )
-    if not issuer:
-        raise SettingsError("CALLBACK_ISSUER: required when CALLBACK_JWT_REQUIRED is true")
-    parts = urlsplit(jwks_url)
-    if not parts.hostname or parts.scheme not in ("http", "https"):
-        raise SettingsError(f"CALLBACK_JWKS_URL: {jwks_url!r} is not an http(s) URL")
-    # Keys fetched over plain HTTP could be swapped on the way; loopback is for tests only.
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise SettingsError("CALLBACK_JWKS_URL: must be https (plain http only on loopback)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 def _bearer_token(authorization: str | None) -> str:
     if authorization is None or not authorization.strip():
