@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Match
 from handlers.alerting.cloudevent import CloudEvent
@@ -88,7 +88,7 @@ class AlertData(BaseModel):
     # status, failed segments), masked by the event's handler; and where the code was found.
     context: dict[str, Any] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
-    invalid: UnreadableEvents | None = None
+    invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Alert(CloudEvent[AlertData]):
