@@ -24,7 +24,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "logs": frozenset(),
     "masking": frozenset(),
     "inbound": frozenset({"handlers.settings"}),
-    "events": frozenset({"handlers.inbound.envelope", "handlers.settings", "catalog.models"}),
+    "events": frozenset(
+        {
+            "handlers.inbound.envelope",
+            "handlers.inbound.handshake",
+            "handlers.settings",
+            "catalog.models",
+        }
+    ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
     "pipeline": frozenset(

@@ -407,7 +407,7 @@ def _replay_one(letter: DeadLetter, runtime: Runtime) -> None:
     [triage] = delivery.triages
     letter.outcome = triage.verdict
     if triage.alert is not None:
-        letter.detail = f"alert {triage.alert.id[:8]}: {triage.alert.data['reason']}"
+        letter.detail = f"alert {triage.alert.id[:8]}: {triage.alert.data.reason}"
     elif triage.verdict == "duplicate":
         letter.detail = "handled before: nothing sent again"
     else:
