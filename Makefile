@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test soak lint bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(VENV)/.dev
 
 test: $(VENV)/.dev node_modules/.installed .venv-scan/.installed lint
 	$(PY) -m pytest $(ARGS)
+
+# 100,000 events through the local host (about 15 s); CI runs it after `make test`.
+soak: $(VENV)/.dev
+	$(PY) -m pytest -m soak $(ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) -m bench $(ARGS)

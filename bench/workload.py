@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tests.events import ACS_TOPIC, as_cloudevent, call_result, sms_report
+from bench.events import ACS_TOPIC, as_cloudevent, call_result, sms_report
 
 Schema = Literal["eventgrid", "cloudevents"]
 # Event Grid's largest preferred batch size (1,024 KB): about 1,400 SMS delivery reports.

@@ -1,23 +1,31 @@
-"""One delivery, end to end: read → dedupe → enrich → decide → send → remember.
+"""One delivery, end to end: read → claim → enrich → decide → send → complete.
 
 Exactly-once alerts on an at-least-once transport rest on two records in the dedupe store:
 
-- ``event:<digest>`` — the event was handled; a redelivery is a ``duplicate`` and sends nothing;
+- ``event:<digest>`` — claimed before anything is sent for the event, completed once it was
+  handled. Only the caller that won the claim sends; a redelivery of a completed event is a
+  ``duplicate``; one that arrives while another attempt holds the claim (Event Grid gave up
+  waiting on a slow first attempt, or another instance has it) is answered
+  :class:`~handlers.errors.EventsInProgress` (503) for the held events, so it comes back later
+  and finds them completed, or their lease lapsed if the holder crashed;
 - ``sent:<alert id>:<sink>`` — that alert reached that sink; when one sink fails and the delivery
   is answered 503, the redelivery re-sends only to the sinks that have not got it yet.
 
-Events are remembered only once every alert of the delivery has reached every sink, so a
-delivery that fails (503) is processed again in full on redelivery, with the same alert ids.
+Claims are completed only once every alert of the delivery has reached every sink, and released
+when the attempt fails, so a delivery that fails (503) is processed again in full on redelivery,
+with the same alert ids.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from catalog.lookup import Catalog
@@ -25,14 +33,18 @@ from catalog.models import Match
 from handlers.alerting.alert import Alert, build_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
-from handlers.errors import DestinationsFailed
+from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
-from handlers.state.store import DedupeStore
+from handlers.state.store import Claim, DedupeStore
 
-Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
+Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
+# How long a claim protects an event from a second sender. Longer than any attempt can take
+# (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
+# enough that the events of a crashed holder are handled on one of Event Grid's next retries.
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -61,7 +73,7 @@ class Triage:
             "reason": self.outcome.reason,
         }
         if with_alert:
-            record["alert"] = self.alert.to_cloudevent() if self.alert else None
+            record["alert"] = self.alert.to_dict() if self.alert else None
         elif self.alert:
             record["alert_id"] = self.alert.id
         return record
@@ -117,27 +129,43 @@ class Pipeline:
     alert_source: str
     sink_max_attempts: int = 4
     sink_retry_budget_seconds: float = 20.0
+    claim_lease: timedelta = CLAIM_LEASE
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
         started = time.perf_counter()
         keys = [event_record_key(envelope) for envelope in envelopes]
-        already = self.dedupe.seen(list(dict.fromkeys(keys)))
-        triages = self._triage(envelopes, keys, already)
-        self._send(triages)
-        fresh = [key for key, t in zip(keys, triages, strict=True) if t.verdict != "duplicate"]
-        self.dedupe.remember(fresh)
+        claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+        try:
+            triages = self._triage(envelopes, keys, claim)
+            self._send(triages)
+            self.dedupe.complete(claim)
+        except BaseException:
+            self._release(claim)
+            raise
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
+        if claim.held:
+            raise EventsInProgress(len(claim.held))
         return delivery
 
+    def _release(self, claim: Claim) -> None:
+        """Give the claims back after a failed attempt; if even that fails, their lease lapses."""
+        try:
+            self.dedupe.release(claim)
+        except StateUnavailable:
+            log_event("claim_release_failed", level=logging.WARNING, events=len(claim.won))
+
     def _triage(
-        self, envelopes: Sequence[Envelope], keys: Sequence[str], already: set[str]
+        self, envelopes: Sequence[Envelope], keys: Sequence[str], claim: Claim
     ) -> list[Triage]:
         triages = []
         in_batch: set[str] = set()
         for envelope, key in zip(envelopes, keys, strict=True):
             outcome = self.reader.read(envelope)
-            if key in already or key in in_batch:
+            if key in claim.held:
+                triages.append(Triage(outcome, "in-progress"))
+                continue
+            if key not in claim.won or key in in_batch:
                 triages.append(Triage(outcome, "duplicate"))
                 continue
             in_batch.add(key)
@@ -168,12 +196,10 @@ class Pipeline:
         pending = {sink: batch for sink, batch in pending.items() if batch}
         # Destinations are tried side by side, each within the whole retry budget, so one
         # delivery takes as long as its slowest destination and stays inside Event Grid's 30 s.
-        outcomes = self._deliver_all(pending)
+        outcomes = self._deliver_all(pending, wanted)
         failed = [sink.name for sink, error in outcomes.items() if error is not None]
         for sink, error in outcomes.items():
-            if error is None:
-                self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
-            else:
+            if error is not None:
                 log_event(
                     "sink_failed", sink=sink.name, alerts=len(pending[sink]), error=str(error)
                 )
@@ -181,7 +207,7 @@ class Pipeline:
             raise DestinationsFailed(failed)
 
     def _deliver_all(
-        self, pending: dict[AlertSink, list[Alert]]
+        self, pending: dict[AlertSink, list[Alert]], wanted: dict[tuple[str, str], str]
     ) -> dict[AlertSink, SinkError | None]:
         def attempt(sink: AlertSink) -> SinkError | None:
             try:
@@ -193,6 +219,9 @@ class Pipeline:
                 )
             except SinkError as error:
                 return error
+            # Recorded as soon as this sink has them: if the process dies while a slower sink
+            # is still trying, the next attempt does not send them to this one again.
+            self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
             return None
 
         if len(pending) <= 1:
@@ -215,10 +244,10 @@ class Pipeline:
             log_event(
                 "alert",
                 alert_id=alert.id,
-                kind=data["kind"],
-                code=data["code"],
-                subcode=data["subcode"],
-                category=data["category"],
-                event_id=data["event"]["id"],
-                event_type=data["event"]["type"],
+                kind=data.kind,
+                code=data.code,
+                subcode=data.subcode,
+                category=data.category,
+                event_id=data.event.id,
+                event_type=data.event.type,
             )

@@ -1,49 +1,80 @@
-"""The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure."""
+"""The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure.
+
+Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from catalog.models import Match
+from handlers.alerting.cloudevent import CloudEvent
 from handlers.events.outcome import Outcome
 
 ALERT_TYPE = "acs-triage.alert.v1"
 AlertKind = Literal["error", "unknown-code", "invalid-event"]
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One alert. ``id`` is derived from the source event, so a redelivery yields the same id."""
+class SourceEvent(BaseModel):
+    """The event the alert is about, as it came (its subject masked)."""
 
-    id: str
-    source: str
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    source: str | None
     subject: str | None
     time: str | None
-    data: dict[str, Any]
+    index: int = 0
+
+
+class CatalogRef(BaseModel):
+    """The catalog entry that explained the code, the rule that found it, and its document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match: str
+    source: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    category_source: str | None = None
+    doc: str | None = None
+    line: int | None = None
+    url: str | None = None
+    advice_from: str | None = None
+
+
+class AlertData(BaseModel):
+    """What an alert says: why it was raised, what the code means, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AlertKind
+    code: int | None = None
+    subcode: int | None = None
+    category: str | None = None
+    message: str | None = None
+    advice: str | None = None
+    reason: str | None = None
+    catalog: CatalogRef | None = None
+    event: SourceEvent
+    # What the event's family adds (call connection, correlation ids; SMS message id, delivery
+    # status, failed segments), masked by the event's handler; and where the code was found.
+    context: dict[str, Any] = {}
+
+
+class Alert(CloudEvent[AlertData]):
+    """One alert. ``id`` is derived from the source event, so a redelivery yields the same id."""
+
     type: str = ALERT_TYPE
 
     @property
     def kind(self) -> AlertKind:
-        kind: AlertKind = self.data["kind"]
-        return kind
-
-    def to_cloudevent(self) -> dict[str, Any]:
-        """The CloudEvents 1.0 JSON form (structured mode)."""
-        event: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": self.id,
-            "type": self.type,
-            "source": self.source,
-            "datacontenttype": "application/json",
-            "data": self.data,
-        }
-        if self.subject:
-            event["subject"] = self.subject
-        if self.time:
-            event["time"] = self.time
-        return event
+        return self.data.kind
 
 
 ALERT_NAMESPACE = uuid.UUID("5b1f3c2e-8a4d-4f61-9c1e-acd5a1e47a11")
@@ -58,25 +89,25 @@ def build_alert(
     outcome: Outcome, match: Match | None, kind: AlertKind, *, event_key: str, source: str
 ) -> Alert:
     """The alert for one event; everything in it is already masked by the event's handler."""
-    data: dict[str, Any] = {
-        "kind": kind,
-        "code": outcome.code,
-        "subcode": outcome.subcode,
-        "category": match.category.value if match and match.category else None,
-        "message": outcome.message,
-        "advice": match.advice if match else None,
-        "reason": outcome.reason or _reason(kind, outcome, match),
-        "catalog": _catalog_ref(match),
-        "event": {
-            "id": outcome.event_id,
-            "type": outcome.event_type,
-            "source": outcome.source,
-            "subject": outcome.subject,
-            "time": outcome.time,
-            "index": outcome.index,
-        },
-        "context": {**outcome.context, "codeOrigin": outcome.code_origin},
-    }
+    data = AlertData(
+        kind=kind,
+        code=outcome.code,
+        subcode=outcome.subcode,
+        category=match.category.value if match and match.category else None,
+        message=outcome.message,
+        advice=match.advice if match else None,
+        reason=outcome.reason or _reason(kind, outcome, match),
+        catalog=_catalog_ref(match),
+        event=SourceEvent(
+            id=outcome.event_id,
+            type=outcome.event_type,
+            source=outcome.source,
+            subject=outcome.subject,
+            time=outcome.time,
+            index=outcome.index,
+        ),
+        context={**outcome.context, "codeOrigin": outcome.code_origin},
+    )
     return Alert(
         id=alert_id_for(event_key),
         source=source,
@@ -97,19 +128,21 @@ def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
     return f"category {category} alerts"
 
 
-def _catalog_ref(match: Match | None) -> dict[str, Any] | None:
+def _catalog_ref(match: Match | None) -> CatalogRef | None:
     if match is None:
         return None
     entry = match.entry
-    return {
-        "match": match.rule,
-        "source": entry.source if entry else None,
-        "code": entry.code if entry else None,
-        "subcode": entry.subcode if entry else None,
-        "message": match.message,
-        "category_source": entry.category_source if entry else None,
-        "doc": entry.doc if entry else None,
-        "line": entry.line if entry else None,
-        "url": entry.url if entry else None,
-        "advice_from": match.advice_from,
-    }
+    if entry is None:
+        return CatalogRef(match=match.rule, message=match.message, advice_from=match.advice_from)
+    return CatalogRef(
+        match=match.rule,
+        source=entry.source,
+        code=entry.code,
+        subcode=entry.subcode,
+        message=match.message,
+        category_source=entry.category_source,
+        doc=entry.doc,
+        line=entry.line,
+        url=entry.url,
+        advice_from=match.advice_from,
+    )

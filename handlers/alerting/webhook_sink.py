@@ -6,12 +6,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from handlers.alerting.alert import Alert
+from handlers.alerting.cloudevent import json_batch
 from handlers.alerting.delivery import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_READ_TIMEOUT_SECONDS,
@@ -94,9 +94,7 @@ class WebhookSink:
         from azure.core.exceptions import AzureError
         from azure.core.rest import HttpRequest
 
-        body = json.dumps(
-            [alert.to_cloudevent() for alert in alerts], ensure_ascii=False, separators=(",", ":")
-        ).encode("utf-8")
+        body = json_batch(alerts)
         message_id = webhook_message_id(alerts)
         timestamp = int(self._clock())
         headers = {
