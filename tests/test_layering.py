@@ -37,6 +37,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pipeline": frozenset(
         {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
     ),
+    "fast": frozenset(
+        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.pipeline", "catalog"}
+    ),
     "runtime": frozenset(
         {
             "handlers.settings",
@@ -45,6 +48,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.fast",
             "catalog",
         }
     ),
