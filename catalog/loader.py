@@ -48,6 +48,7 @@ from catalog.models import (
     OVERRIDE_REASON_PREFIX,
     TABLE_IDS,
     Category,
+    CategoryOverride,
     CategorySource,
     Entry,
     IrregularitiesFile,
@@ -146,21 +147,27 @@ def load_catalog(
     irregularities: Path | None = IRREGULARITIES,
     *,
     require_all: bool = True,
+    validate: bool = True,
 ) -> Catalog:
     """Every table of ``data_dir``, validated, with categories settled and advice notes attached.
 
     ``require_all``: every table of TABLE_IDS must have its file (the app's catalog); off, the
     files present are loaded (tests of a single table).
+
+    ``validate`` off reads the files as they are, without building or running the file format's
+    validation: the app's own cold start (:func:`catalog.get_catalog`), for the files shipped
+    with it, which the tests load validated (``tests/test_catalog_loader.py`` pins that both
+    ways give the same catalog). The rules that settle categories run either way.
     """
     problems: list[Problem] = []
-    files = _read_table_files(data_dir, problems)
+    files = _read_table_files(data_dir, problems, validate)
     if require_all:
         problems.extend(
             Problem(_display(data_dir / f"{table}.json"), "missing: every table needs its file")
             for table in TABLE_IDS
             if table not in files
         )
-    notes = _read_advice_notes(irregularities, problems) if irregularities else {}
+    notes = _read_advice_notes(irregularities, problems, validate) if irregularities else {}
     entries = list(_entries(files, notes, problems))
     noted = {(e.source, e.code, e.subcode) for e in entries}
     problems.extend(
@@ -174,10 +181,12 @@ def load_catalog(
     return Catalog(tables, entries)
 
 
-def _read_table_files(data_dir: Path, problems: list[Problem]) -> dict[str, tuple[TableFile, Path]]:
+def _read_table_files(
+    data_dir: Path, problems: list[Problem], validate: bool
+) -> dict[str, tuple[TableFile, Path]]:
     files: dict[str, tuple[TableFile, Path]] = {}
     for path in sorted(data_dir.glob("*.json")):
-        table_file = _read_table_file(path, problems)
+        table_file = _read_table_file(path, problems) if validate else _constructed_table_file(path)
         if table_file is None:
             continue
         if table_file.table != path.stem:
@@ -196,6 +205,23 @@ def _read_table_file(path: Path, problems: list[Problem]) -> TableFile | None:
     except ValidationError as err:
         problems.extend(_problems_of(path, text, err))
         return None
+
+
+def _constructed_table_file(path: Path) -> TableFile:
+    """A data file built as it is written, without validation (see ``load_catalog``)."""
+    raw = json.loads(path.read_bytes())
+    fields = {**raw, "columns": tuple(raw["columns"])}
+    fields["rows"] = tuple(_constructed_row(row) for row in raw["rows"])
+    return TableFile.model_construct(**fields)
+
+
+def _constructed_row(raw: dict[str, Any]) -> Row:
+    override = raw.get("category_override")
+    if override is not None:
+        override = CategoryOverride.model_construct(
+            category=Category(override["category"]), reason=override["reason"]
+        )
+    return Row.model_construct(**{**raw, "category_override": override})
 
 
 def _problems_of(path: Path, text: bytes, err: ValidationError) -> Iterator[Problem]:
@@ -261,8 +287,10 @@ def _skip(text: str, position: int, characters: str) -> int:
 
 
 def _read_advice_notes(
-    path: Path, problems: list[Problem]
+    path: Path, problems: list[Problem], validate: bool = True
 ) -> dict[tuple[str, int | None, int | None], str]:
+    if not validate:
+        return _advice_notes_as_written(path)
     try:
         record = IrregularitiesFile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as err:
@@ -273,6 +301,16 @@ def _read_advice_notes(
         for note in irregularity.advice_notes:
             notes[(note.table, note.code, note.subcode)] = note.note
     return notes
+
+
+def _advice_notes_as_written(path: Path) -> dict[tuple[str, int | None, int | None], str]:
+    """The advice notes read without validation (see ``load_catalog``)."""
+    record = json.loads(path.read_bytes())
+    return {
+        (note["table"], note["code"], note["subcode"]): note["note"]
+        for irregularity in record["irregularities"]
+        for note in irregularity.get("advice_notes", ())
+    }
 
 
 def _entries(

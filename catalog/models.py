@@ -208,10 +208,15 @@ class Match(BaseModel):
         }
 
 
+# The data files' format (Table, TableFile, Row, …, IrregularitiesFile) builds its validation
+# schemas only when a file is validated (the tests, a catalog being edited): ``defer_build``. The
+# app's cold start reads the shipped files without them (``catalog.loader.load_catalog``).
+
+
 class Table(BaseModel):
     """One source table, without its rows: what the CLI shows beside an entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     table: TableId
     title: str = Field(min_length=1)
@@ -226,7 +231,7 @@ class Table(BaseModel):
 class CategoryOverride(BaseModel):
     """A category the catalog sets against the derivation rules, because the row's text says so."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     category: Category
     reason: str = Field(min_length=1)
@@ -235,7 +240,7 @@ class CategoryOverride(BaseModel):
 class Row(BaseModel):
     """One row of a table as the data file holds it: the document's text, never bent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     line: int = Field(ge=1)
     line_end: int = Field(ge=1)
@@ -267,7 +272,7 @@ class Row(BaseModel):
 class TableFile(Table):
     """One data file: a table and all its rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     rows: tuple[Row, ...] = Field(min_length=1)
 
@@ -278,7 +283,7 @@ class TableFile(Table):
 class Place(BaseModel):
     """Where in a document an irregularity stands."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     doc: str = Field(min_length=1)
     lines: tuple[int, ...] = Field(min_length=1)
@@ -288,7 +293,7 @@ class Place(BaseModel):
 class AdviceNote(BaseModel):
     """The catalog's own note, appended to the advice of one entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: TableId
     code: int | None
@@ -299,7 +304,7 @@ class AdviceNote(BaseModel):
 class Irregularity(BaseModel):
     """Something a document does that a reader would not expect, and what the catalog does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     places: tuple[Place, ...] = Field(min_length=1)
@@ -309,7 +314,7 @@ class Irregularity(BaseModel):
 
 
 class IrregularitiesFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     description: str
     irregularities: tuple[Irregularity, ...]

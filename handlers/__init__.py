@@ -9,6 +9,8 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
     state/     what must be remembered across deliveries and instances (dedupe)
     pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
+    fast/      the fast path: one typed decode per body, a memoised verdict per ordinary event,
+               the careful path (inbound, events) for anything odd; the pipeline triages both
     runtime    the composition root: everything built from the settings, once per process
     tools/     the local host and the CLI: development and operator tooling, never deployed
 

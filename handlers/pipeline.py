@@ -22,11 +22,11 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from catalog.lookup import Catalog
 from catalog.models import Match
@@ -51,6 +51,51 @@ CLAIM_LEASE = timedelta(seconds=60)
 DELIVERY_DEADLINE_SECONDS = 20.0
 
 
+def event_record(
+    event_id: str | None,
+    event_type: str | None,
+    *,
+    verdict: Verdict,
+    code: int | None,
+    subcode: int | None,
+    reason: str | None,
+    match: Match | None,
+) -> dict[str, Any]:
+    """One event's record in ``replay --json`` and in the summary, whichever path read it."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "outcome": verdict,
+        "code": code,
+        "subcode": subcode,
+        "category": match.category.value if match and match.category else None,
+        "match": match.rule if match else None,
+        "source": match.entry.source if match and match.entry else None,
+        "message": match.message if match else None,
+        "advice": match.advice if match else None,
+        "reason": reason,
+    }
+
+
+class Triaged(Protocol):
+    """What the pipeline concluded about one event: a :class:`Triage` (the careful path) or the
+    fast path's record of an ordinary event (``handlers.fast``)."""
+
+    @property
+    def verdict(self) -> Verdict: ...
+
+    @property
+    def match(self) -> Match | None: ...
+
+    @property
+    def alert(self) -> Alert | None: ...
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    def record(self, *, with_alert: bool) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class Triage:
     """Everything acs-triage concluded about one event of a delivery."""
@@ -62,20 +107,16 @@ class Triage:
 
     def record(self, *, with_alert: bool) -> dict[str, Any]:
         """The per-event record of ``replay --json`` (with the alert) and of the summary."""
-        match = self.match
-        record: dict[str, Any] = {
-            "id": self.outcome.event_id,
-            "type": self.outcome.event_type,
-            "outcome": self.verdict,
-            "code": self.outcome.code,
-            "subcode": self.outcome.subcode,
-            "category": match.category.value if match and match.category else None,
-            "match": match.rule if match else None,
-            "source": match.entry.source if match and match.entry else None,
-            "message": match.message if match else None,
-            "advice": match.advice if match else None,
-            "reason": self.outcome.reason,
-        }
+        outcome = self.outcome
+        record = event_record(
+            outcome.event_id,
+            outcome.event_type,
+            verdict=self.verdict,
+            code=outcome.code,
+            subcode=outcome.subcode,
+            reason=outcome.reason,
+            match=self.match,
+        )
         if with_alert:
             record["alert"] = self.alert.to_dict() if self.alert else None
         elif self.alert:
@@ -83,18 +124,52 @@ class Triage:
         return record
 
 
+Decide = Callable[[Outcome, Envelope], Triage]
+
+
+class PipelineEvent(Protocol):
+    """One event as the pipeline triages it, whichever path read it.
+
+    ``key`` is its ``event:`` record key. ``passed_over`` is its triage when another attempt
+    holds it or it was handled before; ``triaged`` when this attempt handles it, ``decide``
+    being the pipeline's own catalog lookup and alert policy.
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    def passed_over(self, verdict: Verdict) -> Triaged: ...
+
+    def triaged(self, decide: Decide) -> Triaged: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CarefulEvent:
+    """An envelope read by the careful path: the handlers of ``handlers.events``."""
+
+    envelope: Envelope
+    reader: EventReader
+    key: str
+
+    def passed_over(self, verdict: Verdict) -> Triage:
+        return Triage(self.reader.read(self.envelope), verdict)
+
+    def triaged(self, decide: Decide) -> Triage:
+        return decide(self.reader.read(self.envelope), self.envelope)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A handled delivery; its tallies are taken once, for the log line and the answer alike."""
 
-    triages: list[Triage]
+    triages: list[Triaged]
     elapsed_ms: float
     counts: Counter[str]
     categories: Counter[str]
     alerts: list[Alert]
 
     @classmethod
-    def of(cls, triages: list[Triage], elapsed_ms: float) -> Delivery:
+    def of(cls, triages: list[Triaged], elapsed_ms: float) -> Delivery:
         return cls(
             triages=triages,
             elapsed_ms=elapsed_ms,
@@ -115,13 +190,18 @@ class Delivery:
         }
 
 
-def alerts_of(triages: Sequence[Triage]) -> list[Alert]:
+def alerts_of(triages: Sequence[Triaged]) -> list[Alert]:
     """The delivery's alerts, each once (its unreadable events share one)."""
     return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
+def record_key(identity: str) -> str:
+    """The ``event:`` record of an event's identity (:attr:`Envelope.key`)."""
+    return "event:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
 def event_record_key(envelope: Envelope) -> str:
-    return "event:" + hashlib.sha256(envelope.key.encode()).hexdigest()[:40]
+    return record_key(envelope.key)
 
 
 def sent_record_key(alert: Alert, sink: AlertSink) -> str:
@@ -142,15 +222,21 @@ class Pipeline:
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
+        """A delivery read by the careful path."""
+        events = [CarefulEvent(e, self.reader, event_record_key(e)) for e in envelopes]
+        return self.run_events(events, way_in=way_in)
+
+    def run_events(self, events: Sequence[PipelineEvent], *, way_in: str) -> Delivery:
+        """A delivery read by either path (``handlers.fast`` reads the ordinary ones)."""
         started = time.perf_counter()
-        keys = [event_record_key(envelope) for envelope in envelopes]
+        keys = [event.key for event in events]
         claim: Claim | None = None
         try:
             # Every store call and every destination attempt ends by this deadline, so the
             # delivery is answered inside Event Grid's 30 s whatever the far sides do.
             with delivery_deadline(self.deadline_seconds):
                 claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
-                triages = self._triage(envelopes, keys, claim)
+                triages = self._triage(events, keys, claim)
                 self._send(triages)
                 self.dedupe.complete(claim)
         except BaseException:
@@ -171,36 +257,36 @@ class Pipeline:
             log_event("claim_release_failed", level=logging.WARNING, events=len(claim.won))
 
     def _triage(
-        self, envelopes: Sequence[Envelope], keys: Sequence[str], claim: Claim
-    ) -> list[Triage]:
-        triages = []
+        self, events: Sequence[PipelineEvent], keys: Sequence[str], claim: Claim
+    ) -> list[Triaged]:
+        triages: list[Triaged] = []
         in_batch: set[str] = set()
-        for envelope, key in zip(envelopes, keys, strict=True):
-            outcome = self.reader.read(envelope)
+        for event, key in zip(events, keys, strict=True):
             if key in claim.held:
-                triages.append(Triage(outcome, "in-progress"))
+                triages.append(event.passed_over("in-progress"))
                 continue
             if key not in claim.won or key in in_batch:
-                triages.append(Triage(outcome, "duplicate"))
+                triages.append(event.passed_over("duplicate"))
                 continue
             in_batch.add(key)
-            triages.append(self._decide(outcome, envelope))
-        self._one_alert_for_the_unreadable(triages, envelopes)
+            triages.append(event.triaged(self._decide))
+        self._one_alert_for_the_unreadable(triages, keys)
         return triages
 
     def _one_alert_for_the_unreadable(
-        self, triages: Sequence[Triage], envelopes: Sequence[Envelope]
+        self, triages: Sequence[Triaged], keys: Sequence[str]
     ) -> None:
+        # Unreadable events only ever come from the careful path, as Triage records.
         unreadable = [
-            (triage, envelope)
-            for triage, envelope in zip(triages, envelopes, strict=True)
-            if triage.verdict == "invalid"
+            (triage, key)
+            for triage, key in zip(triages, keys, strict=True)
+            if isinstance(triage, Triage) and triage.verdict == "invalid"
         ]
         if not unreadable:
             return
         alert = build_invalid_events_alert(
             [triage.outcome for triage, _ in unreadable],
-            event_keys=[envelope.key for _, envelope in unreadable],
+            event_keys=[key for _, key in unreadable],
             source=self.alert_source,
         )
         for triage, _ in unreadable:
@@ -218,7 +304,7 @@ class Pipeline:
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
         return Triage(outcome, "alert", match, alert)
 
-    def _send(self, triages: Sequence[Triage]) -> None:
+    def _send(self, triages: Sequence[Triaged]) -> None:
         alerts = alerts_of(triages)
         if not alerts or not self.sinks:
             return

@@ -38,6 +38,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pipeline": frozenset(
         {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
     ),
+    "fast": frozenset(
+        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.pipeline", "catalog"}
+    ),
     "runtime": frozenset(
         {
             "handlers.settings",
@@ -46,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.fast",
             "catalog",
         }
     ),

@@ -24,7 +24,7 @@ from handlers import __version__
 from handlers.errors import TriageError
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
-from handlers.pipeline import Triage
+from handlers.pipeline import Triaged
 from handlers.runtime import Runtime, get_runtime
 from handlers.settings import SettingsError
 
@@ -271,7 +271,7 @@ def _replay_file(path: Path, runtime: Runtime) -> tuple[list[dict[str, Any]], bo
     return [_record(t, path) for t in delivery.triages], False
 
 
-def _record(triage: Triage, path: Path) -> dict[str, Any]:
+def _record(triage: Triaged, path: Path) -> dict[str, Any]:
     return {**triage.record(with_alert=True), "file": str(path)}
 
 
