@@ -3,7 +3,8 @@
 :meth:`Catalog.lookup` follows docs/catalog.md "Lookup"; the first rule that finds an entry wins:
 
 1. ``exact``: (code, subcode) in the domain's tables. In the domains without subcodes (provider,
-   sms-delivery) the code alone, and a subcode given is ignored: those tables have none.
+   sms-delivery, advanced-messaging) the code alone, and a subcode given is ignored: those tables
+   have none.
 2. ``subcode``: the subcode alone, where it names one row (a subcode is one reason, say the
    documents).
 3. ``generic-subcode``: the generic subcode table. Its rows have no code, so the match's category is
@@ -13,8 +14,10 @@
    6xx ExpectedError.
 6. ``none``: an unknown code.
 
-Rules 2-4 apply to the call domains only; sms-delivery has no code-class rule either (its codes are
-not HTTP codes: an unlisted one is unknown). Decisions the rules leave open:
+Rules 2-4 apply to the call domains only; sms-delivery and advanced-messaging have no code-class
+rule either (their codes are not HTTP codes: an unlisted one is unknown). The email-delivery domain
+has no codes at all: its reports are looked up by their status word (``status``, any casing), and
+an unlisted status is ``none``. Decisions the rules leave open:
 
 - Subcode 0 names no reason (it is the subcode of every success), so rules 2 and 3 skip it.
 - Ties (one subcode in several tables, such as 510403 in call-end and pstn): the pstn table wins for
@@ -54,6 +57,10 @@ GENERIC_CODES = "generic-codes"
 GENERIC_SUBCODES = "generic-subcodes"
 PSTN = "pstn"
 PSTN_SUBCODES = range(500_000, 600_000)
+EMAIL_DELIVERY = "email-delivery"
+WHATSAPP_CHANNEL = "whatsapp-channel"
+# Tables keyed by a status word instead of a code.
+STATUS_TABLES = frozenset({EMAIL_DELIVERY})
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ DOMAIN_RULES: Mapping[Domain, DomainRules] = {
         False,
         True,
     ),
+    Domain.EMAIL_DELIVERY: DomainRules((EMAIL_DELIVERY,), False, False),
+    Domain.ADVANCED_MESSAGING: DomainRules((WHATSAPP_CHANNEL,), False, False),
 }
 CALL_DOMAINS = tuple(domain for domain, rules in DOMAIN_RULES.items() if rules.with_subcodes)
 
@@ -112,24 +121,26 @@ class Meaning:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Every meaning the catalog knows for a code (and subcode), optionally in one table.
+    """Every meaning the catalog knows for a code (and subcode), or a status, optionally in one
+    table.
 
     JSON shape (``to_json``), the same for ``explain --json`` and ``GET /api/codes``::
 
-        {"query": {"code": 410, "subcode": 3100, "source": null},
+        {"query": {"code": 410, "subcode": 3100, "source": null, "status": null},
          "known": true,          # false: no meaning at all (an unknown code)
          "ambiguous": false,     # true: several meanings; pick one with "source"
-         "meanings": [{"domains": ["call-automation", ...], "rule": "exact",
+         "meanings": [{"domains": ["call-automation", ...], "rule": "exact", "table": "call-end",
                        "category": "UnexpectedClientError", "category_reason": "...",
                        "message": "...", "advice": "...", "advice_from": "call-end:410/3100",
                        "retry": {"verdict": "transient", "reason": "...", "rule": "temporary"},
                        "entry": {<Entry as exported>} or null}]}
     """
 
-    code: int
+    code: int | None
     subcode: int | None
     source: str | None
     meanings: tuple[Meaning, ...]
+    status: str | None = None
 
     @property
     def known(self) -> bool:
@@ -141,7 +152,12 @@ class Explanation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "query": {"code": self.code, "subcode": self.subcode, "source": self.source},
+            "query": {
+                "code": self.code,
+                "subcode": self.subcode,
+                "source": self.source,
+                "status": self.status,
+            },
             "known": self.known,
             "ambiguous": self.ambiguous,
             "meanings": [meaning.to_json() for meaning in self.meanings],
@@ -149,21 +165,32 @@ class Explanation:
 
 
 class Catalog:
-    """Every entry of every table, indexed for lookups."""
+    """Every entry of every table, indexed for lookups.
 
-    def __init__(self, tables: Mapping[str, Table], entries: Iterable[Entry]) -> None:
+    ``entries`` are the transcribed ones (the seed documents' rows), ``written`` those of the
+    written tables; ``all_entries`` both, in table order.
+    """
+
+    def __init__(
+        self, tables: Mapping[str, Table], entries: Iterable[Entry], written: Iterable[Entry] = ()
+    ) -> None:
         self.tables = dict(tables)
         self.entries = tuple(entries)
+        self.written = tuple(written)
+        self.all_entries = self.entries + self.written
         self._by_pair: dict[tuple[str, int, int], list[Entry]] = {}
         self._by_subcode: dict[tuple[str, int], list[Entry]] = {}
         self._code_only: dict[tuple[str, int], list[Entry]] = {}
         self._by_code: dict[tuple[str, int], list[Entry]] = {}
-        self._memo: dict[tuple[Domain, int | None, int | None], Match] = {}
-        for entry in self.entries:
+        self._by_status: dict[tuple[str, str], list[Entry]] = {}
+        self._memo: dict[tuple[Any, ...], Match] = {}
+        for entry in self.all_entries:
             self._index(entry)
 
     def _index(self, entry: Entry) -> None:
         table, code, subcode = entry.source, entry.code, entry.subcode
+        if entry.status is not None:
+            self._by_status.setdefault((table, entry.status.lower()), []).append(entry)
         if code is not None and subcode is not None:
             self._by_pair.setdefault((table, code, subcode), []).append(entry)
         if subcode is not None:
@@ -174,26 +201,42 @@ class Catalog:
                 self._code_only.setdefault((table, code), []).append(entry)
 
     def table_entries(self, table: str) -> tuple[Entry, ...]:
-        return tuple(entry for entry in self.entries if entry.source == table)
+        return tuple(entry for entry in self.all_entries if entry.source == table)
 
     # ---- lookup -------------------------------------------------------------------------------
 
-    def lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
-        """What (code, subcode) means for an event of ``domain``; see the module docstring.
+    def lookup(
+        self,
+        domain: Domain,
+        code: int | None,
+        subcode: int | None,
+        *,
+        status: str | None = None,
+    ) -> Match:
+        """What (code, subcode), or a status, means for an event of ``domain``; see the module
+        docstring.
 
         A match is immutable and depends on nothing else, so each one is worked out once (walking
         the rules costs as much as all the rest of an event's triage).
         """
-        key = (domain, code, subcode)
+        key = (domain, code, subcode, status.lower() if status else None)
         match = self._memo.get(key)
         if match is None:
-            match = self._lookup(domain, code, subcode)
+            match = self._lookup(domain, code, subcode, status)
             if len(self._memo) < LOOKUP_MEMO_MAX_ENTRIES:
                 self._memo[key] = match
         return match
 
-    def _lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
+    def _lookup(
+        self,
+        domain: Domain,
+        code: int | None,
+        subcode: int | None,
+        status: str | None,
+    ) -> Match:
         rules = DOMAIN_RULES[domain]
+        if set(rules.tables) <= STATUS_TABLES:
+            return self._by_status_word(rules, status)
         steps = self._steps(rules, code, subcode)
         for step in steps:
             if step.entries:
@@ -241,7 +284,11 @@ class Catalog:
         return tuple(chain.from_iterable(found))
 
     def _match(
-        self, rule: MatchRule, entry: Entry, code: int | None, later: Iterable[Entry]
+        self,
+        rule: MatchRule,
+        entry: Entry,
+        code: int | None,
+        later: Iterable[Entry],
     ) -> Match:
         advice_entry = next((e for e in chain((entry,), later) if e.full_advice), None)
         category, reason = self._category(entry, code)
@@ -289,10 +336,19 @@ class Catalog:
             retry=retry_of_code_class(code),
         )
 
+    def _by_status_word(self, rules: DomainRules, status: str | None) -> Match:
+        found = self._rows(self._by_status, rules.tables, status.lower() if status else None)
+        if not found:
+            return Match(rule="none")
+        return self._match("status", found[0], None, found[1:])
+
     # ---- explain ------------------------------------------------------------------------------
 
     def explain(
-        self, code: int, subcode: int | None = None, source: str | None = None
+        self,
+        code: int,
+        subcode: int | None = None,
+        source: str | None = None,
     ) -> Explanation:
         """Every meaning of ``code`` (and ``subcode``), for a person or a program.
 
@@ -313,6 +369,18 @@ class Catalog:
         else:
             meanings = self._for_code(code)
         return Explanation(code, subcode, source, meanings)
+
+    def explain_status(self, status: str, source: str | None = None) -> Explanation:
+        """What a status word means in the tables keyed by status (``Bounced`` in email-delivery);
+        ``source`` must be one of them (raises KeyError otherwise)."""
+        if source is not None and (source not in self.tables or source not in STATUS_TABLES):
+            raise KeyError(source)
+        found = [
+            (self.lookup(domain, None, None, status=status), domain)
+            for domain, rules in DOMAIN_RULES.items()
+            if set(rules.tables) <= STATUS_TABLES and (source is None or source in rules.tables)
+        ]
+        return Explanation(None, None, source, _grouped(found), status=status)
 
     def _for_code(self, code: int) -> tuple[Meaning, ...]:
         found: list[tuple[Match, Domain]] = []
@@ -365,6 +433,13 @@ class Catalog:
         if subcode is None and as_subcode:
             message += f"; {code} is a subcode ({', '.join(as_subcode)}): give CODE SUBCODE"
         return message
+
+    def unknown_status_message(self, status: str, source: str | None) -> str:
+        """Why a status explanation is empty, and the statuses that are known."""
+        tables = [source] if source else sorted(STATUS_TABLES & set(self.tables))
+        known = sorted({e.status for t in tables for e in self.table_entries(t) if e.status})
+        where = f" in table {source}" if source else ""
+        return f"status {status!r} is unknown{where} (known: {', '.join(known)})"
 
 
 _CALL_TABLES = frozenset(

@@ -106,11 +106,12 @@ def test_a_program_gets_the_meaning_as_json(
 
 def test_the_json_shape_is_the_documented_one() -> None:
     payload = explained("410", "3100")
-    assert payload["query"] == {"code": 410, "subcode": 3100, "source": None}
+    assert payload["query"] == {"code": 410, "subcode": 3100, "source": None, "status": None}
     meaning = only_meaning(payload)
     assert set(meaning) == {
         "domains",
         "rule",
+        "table",
         "category",
         "category_reason",
         "message",
@@ -183,6 +184,7 @@ def test_export_prints_the_whole_catalog_as_one_json_array() -> None:
     assert (result.returncode, result.stderr) == (0, "")
     exported = json.loads(result.stdout)
     assert isinstance(exported, list)
-    assert exported == [entry.to_json() for entry in get_catalog().entries]
+    assert exported == [entry.to_json() for entry in get_catalog().all_entries]
+    assert {entry["origin"] for entry in exported} == {"transcribed", "written"}
     required = {"source", "code", "subcode", "message", "category", "category_source", "advice"}
     assert all(required | {"doc", "url", "line"} <= set(entry) for entry in exported)
