@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m catalog explain [--source TABLE] CODE [SUBCODE] [--json]
+    python -m catalog explain [--source TABLE | --action ACTION] CODE [SUBCODE] [--json]
     python -m catalog explain --status STATUS [--source TABLE] [--json]
     python -m catalog tables [--json]
     python -m catalog export
@@ -11,16 +11,18 @@ Usage::
     Without ``--source``: a code alone lists every meaning any table gives it (``explain 2000``
     is SMS delivery 2000 and 8x8 API 2000), or its code class where no table lists it; a code and
     a subcode run the call lookup (catalog.lookup) in each call domain, the domains that agree
-    shown together.
+    shown together, and show what each Call Automation action's table says where it has a row.
+    With ``--action ACTION``: the lookup of a Call Automation event of that action (its table
+    first: ``explain --action play 408 8565``).
     With ``--source TABLE``: what that table says (for ``generic-subcodes`` a lone number is the
     subcode). With ``--status``: what a status word means (``explain --status Bounced``).
     ``--json`` prints :meth:`catalog.lookup.Explanation.to_json`::
 
         {"query": {"code": int | null, "subcode": int | null, "source": str | null,
-                   "status": str | null},
+                   "action": str | null, "status": str | null},
          "known": bool, "ambiguous": bool,
          "meanings": [{"domains": [str], "rule": str, "table": str | null,
-                       "category": str | null,
+                       "action": str | null, "category": str | null,
                        "category_reason": str | null, "message": str | null,
                        "advice": str | null, "advice_from": str | null,
                        "retry": {"verdict": "permanent" | "transient" | "unknown",
@@ -38,7 +40,7 @@ Usage::
     url, read, cell, advice_note).
 
 Exit status: 0 answered; 1 unknown code or status (the reason on standard error); 2 usage (a code
-that is not a decimal number, an unknown table); 3 the catalog's files do not load.
+that is not a decimal number, an unknown table or action); 3 the catalog's files do not load.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from typing import TextIO
 from catalog import get_catalog
 from catalog.loader import CatalogError
 from catalog.lookup import Catalog, Explanation, Meaning, parse_number
-from catalog.models import ALL_TABLE_IDS, OVERRIDE_REASON_PREFIX, Entry, Table
+from catalog.models import ACTIONS, ALL_TABLE_IDS, OVERRIDE_REASON_PREFIX, Entry, Table
 
 EXIT_UNKNOWN = 1
 EXIT_BROKEN_CATALOG = 3
@@ -84,7 +86,7 @@ def _explain(args: argparse.Namespace, catalog: Catalog) -> int:
         explanation = catalog.explain_status(args.status, args.source)
         unknown = catalog.unknown_status_message(args.status, args.source)
     else:
-        explanation = catalog.explain(args.code, args.subcode, args.source)
+        explanation = catalog.explain(args.code, args.subcode, args.source, action=args.action)
         unknown = catalog.unknown_message(args.code, args.subcode, args.source)
     if not explanation.known:
         print(unknown, file=sys.stderr)
@@ -107,7 +109,13 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     explain.add_argument("code", metavar="CODE", type=_number, nargs="?")
     explain.add_argument("subcode", metavar="SUBCODE", type=_number, nargs="?")
-    explain.add_argument("--source", metavar="TABLE", choices=ALL_TABLE_IDS, help="one table only")
+    which = explain.add_mutually_exclusive_group()
+    which.add_argument("--source", metavar="TABLE", choices=ALL_TABLE_IDS, help="one table only")
+    which.add_argument(
+        "--action",
+        choices=ACTIONS,
+        help="the Call Automation action that failed (its table is read first)",
+    )
     explain.add_argument("--status", help="a status word, such as an email report's 'Bounced'")
     explain.add_argument("--json", action="store_true", help="JSON for a program")
     tables = commands.add_parser("tables", help="every table and where its facts come from")
@@ -123,8 +131,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.command == "explain":
         if (args.status is None) == (args.code is None):
             explain.error("give CODE [SUBCODE], or --status STATUS")
-        if args.status is not None and args.subcode is not None:
-            explain.error("--status takes no SUBCODE")
+        if args.status is not None and (args.subcode is not None or args.action is not None):
+            explain.error("--status takes no SUBCODE and no --action")
     return args
 
 
@@ -164,6 +172,8 @@ def _asked(explanation: Explanation) -> str:
         asked = f"code {explanation.code}"
     if explanation.subcode is not None:
         asked += f", subcode {explanation.subcode}"
+    if explanation.action:
+        asked += f" for action {explanation.action}"
     return asked + (f" in {explanation.source}" if explanation.source else "")
 
 
@@ -185,8 +195,7 @@ def _block(meaning: Meaning, catalog: Catalog, number: str) -> str:
             _provenance(entry),
             ("url", entry.url),
         ]
-    domains = ", ".join(domain.value for domain in meaning.domains)
-    fields.append(("match", f"{meaning.match.rule}, for {domains} events"))
+    fields.append(("match", _match_text(meaning, catalog)))
     return "\n".join([title, *(_field(label, value) for label, value in fields if value)])
 
 
@@ -201,11 +210,23 @@ def _provenance(entry: Entry) -> tuple[str, str | None]:
     return "document", f"{entry.doc}, {_lines(entry.line, entry.line_end)}"
 
 
+def _match_text(meaning: Meaning, catalog: Catalog) -> str:
+    match = meaning.match
+    domains = ", ".join(domain.value for domain in meaning.domains)
+    text = f"{match.rule}, for {domains} events"
+    table = catalog.tables.get(match.table) if match.table else None
+    if match.action and table is not None and table.action == match.action:
+        text += f" of action {match.action} ({', '.join(table.events)})"
+    return text
+
+
 def _table_block(table: Table, catalog: Catalog) -> str:
     rows = len(catalog.table_entries(table.table))
     lines = [f"{table.table}: {table.title}", f"  {table.origin}, {rows} rows"]
     if table.doc:
         lines.append(f"  document  {table.doc}" + (f" ({table.url})" if table.url else ""))
+    if table.action:
+        lines.append(f"  action    {table.action}: {', '.join(table.events)}")
     lines += [f"  source    {s.title}, read {s.read}\n            {s.url}" for s in table.sources]
     return "\n".join(lines)
 

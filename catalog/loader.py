@@ -400,6 +400,7 @@ def _written_entries(
     files: Mapping[str, tuple[WrittenTableFile, Path]], problems: list[Problem]
 ) -> Iterator[Entry]:
     for table_id, (table_file, path) in files.items():
+        problems.extend(_table_problems(table_file, path))
         sources = {source.id: source for source in table_file.sources}
         spans = _row_spans(path.read_text(encoding="utf-8"))
         seen: set[tuple[int | None, int | None, str | None]] = set()
@@ -414,6 +415,18 @@ def _written_entries(
                 yield _written_entry(table_id, row, _display(path), spans[index], main)
 
 
+def _table_problems(table_file: WrittenTableFile, path: Path) -> Iterator[Problem]:
+    """An action table is named after its action and lists the events it explains; no other is."""
+    file = _display(path)
+    is_action_table = table_file.table.startswith("action-")
+    if is_action_table and table_file.table != f"action-{table_file.action}":
+        yield Problem(file, f"an action table names its action: {table_file.action!r}")
+    if is_action_table and not table_file.events:
+        yield Problem(file, "an action table lists the events it explains", field="events")
+    if not is_action_table and table_file.action is not None:
+        yield Problem(file, "only an action table has an action", field="action")
+
+
 def _row_problems(
     table_file: WrittenTableFile, row: WrittenRow, seen: bool, unknown_sources: list[str]
 ) -> list[str]:
@@ -423,6 +436,10 @@ def _row_problems(
         (f"sources {unknown_sources} are not among the table's sources", bool(unknown_sources)),
         ("this table is keyed by status", keyed_by_status and row.status is None),
         ("this table is keyed by code", not keyed_by_status and row.status is not None),
+        (
+            "an action row names a subcode (a code alone would shadow the generic tables)",
+            table_file.action is not None and row.subcode is None,
+        ),
     )
     return [message for message, failed in checks if failed]
 

@@ -63,10 +63,33 @@ TableId = Literal[
 ]
 TABLE_IDS: tuple[str, ...] = get_args(TableId)
 
-# One id per written table: the email statuses, the WhatsApp channel codes.
+# A Call Automation action whose failures have a table of their own (catalog/written/action-*.json).
+Action = Literal[
+    "play",
+    "recognize",
+    "dtmf",
+    "participants",
+    "transfer",
+    "hold",
+    "media-streaming",
+    "transcription",
+    "call-setup",
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
+
+# One id per written table: the email statuses, the WhatsApp channel codes, one table per action.
 WrittenTableId = Literal[
     "email-delivery",
     "whatsapp-channel",
+    "action-play",
+    "action-recognize",
+    "action-dtmf",
+    "action-participants",
+    "action-transfer",
+    "action-hold",
+    "action-media-streaming",
+    "action-transcription",
+    "action-call-setup",
 ]
 WRITTEN_TABLE_IDS: tuple[str, ...] = get_args(WrittenTableId)
 ALL_TABLE_IDS: tuple[str, ...] = TABLE_IDS + WRITTEN_TABLE_IDS
@@ -76,6 +99,8 @@ CategorySource = Literal["document", "derived", "written"]
 # How an overridden entry's category_reason begins (its category_source is "derived").
 OVERRIDE_REASON_PREFIX = "catalog override"
 MatchRule = Literal[
+    "action-exact",
+    "action-subcode",
     "exact",
     "subcode",
     "generic-subcode",
@@ -233,6 +258,9 @@ class Match(BaseModel):
         default=UNKNOWN_CODE_RETRY,
         description="can sending again succeed: the entry's verdict, or the code class's",
     )
+    action: str | None = Field(
+        default=None, description="the action whose table was tried first (one of ACTIONS)"
+    )
 
     @property
     def table(self) -> str | None:
@@ -243,6 +271,7 @@ class Match(BaseModel):
         return {
             "rule": self.rule,
             "table": self.table,
+            "action": self.action,
             "category": self.category.value if self.category else None,
             "category_reason": self.category_reason,
             "message": self.message,
@@ -271,7 +300,8 @@ class Table(BaseModel):
     """One table, without its rows: what the CLI shows beside an entry.
 
     Transcribed tables name their seed document (``doc``) and its public page; written tables name
-    every public page they took facts from (``sources``).
+    every public page they took facts from (``sources``) and, for Call Automation, the action and
+    the events whose failures they explain.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -283,6 +313,8 @@ class Table(BaseModel):
     url: str | None = None
     columns: tuple[str, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = ()
+    action: Action | None = None
+    events: tuple[str, ...] = ()
 
 
 # ---- the data file format (catalog/data/<table-id>.json) ----------------------------------------
@@ -385,6 +417,8 @@ class WrittenTableFile(BaseModel):
     title: str = Field(min_length=1)
     columns: tuple[str, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = Field(min_length=1)
+    action: Action | None = None
+    events: tuple[str, ...] = ()
     rows: tuple[WrittenRow, ...] = Field(min_length=1)
 
     def as_table(self) -> Table:
@@ -395,6 +429,8 @@ class WrittenTableFile(BaseModel):
             url=self.sources[0].url,
             columns=self.columns,
             sources=self.sources,
+            action=self.action,
+            events=self.events,
         )
 
 

@@ -89,7 +89,7 @@ def test_a_person_sees_every_meaning_of_an_ambiguous_code_numbered() -> None:
     [
         (("410", "3100"), "exact", "call-end:410/3100", "UnexpectedClientError"),
         (("503", "560503"), "exact", "pstn:503/560503", "UnexpectedServerError"),
-        (("400", "8536"), "generic-subcode", "generic-subcodes:-/8536", "ExpectedError"),
+        (("400", "8553"), "generic-subcode", "generic-subcodes:-/8553", "ExpectedError"),
         (("487", "10004"), "exact", "call-end:487/10004", "ExpectedError"),
         (("4007", "--source", "sms-delivery"), "exact", "sms-delivery:4007/-", "ExpectedError"),
         (("4007",), "exact", "sms-delivery:4007/-", "ExpectedError"),
@@ -106,12 +106,19 @@ def test_a_program_gets_the_meaning_as_json(
 
 def test_the_json_shape_is_the_documented_one() -> None:
     payload = explained("410", "3100")
-    assert payload["query"] == {"code": 410, "subcode": 3100, "source": None, "status": None}
+    assert payload["query"] == {
+        "code": 410,
+        "subcode": 3100,
+        "source": None,
+        "action": None,
+        "status": None,
+    }
     meaning = only_meaning(payload)
     assert set(meaning) == {
         "domains",
         "rule",
         "table",
+        "action",
         "category",
         "category_reason",
         "message",

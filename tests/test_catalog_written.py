@@ -14,9 +14,18 @@ import pytest
 
 from catalog import get_catalog
 from catalog.loader import IRREGULARITIES, WRITTEN_DIR, CatalogError, Problem, load_catalog
-from catalog.lookup import Catalog
-from catalog.models import WRITTEN_TABLE_IDS, Category, Domain, Entry, IrregularitiesFile
+from catalog.lookup import ACTION_TABLES, Catalog
+from catalog.models import (
+    ACTIONS,
+    WRITTEN_TABLE_IDS,
+    Category,
+    Domain,
+    Entry,
+    IrregularitiesFile,
+)
 from tests.test_catalog_loader import Data, drop_row_field, set_row
+
+CA = Domain.CALL_AUTOMATION
 
 
 def written_file(table: str) -> Data:
@@ -100,6 +109,23 @@ def test_the_written_entries_follow_the_transcribed_ones_and_leave_them_as_they_
     assert {e.source for e in catalog.written} == set(WRITTEN_TABLE_IDS)
 
 
+@pytest.mark.parametrize("action", ACTIONS)
+def test_each_action_has_a_table_that_lists_the_events_it_explains(action: str) -> None:
+    table = get_catalog().tables[ACTION_TABLES[action]]
+    assert (table.origin, table.action) == ("written", action)
+    assert table.events
+    for event in table.events:
+        assert event.endswith(("Failed", "Canceled"))
+        assert get_catalog().action_for_event(f"Microsoft.Communication.{event}") == action
+
+
+def test_an_event_no_action_table_lists_has_no_action() -> None:
+    catalog = get_catalog()
+    assert catalog.action_for_event("Microsoft.Communication.CallDisconnected") is None
+    assert catalog.action_for_event("CreateCallFailed") == "call-setup"
+    assert catalog.action_for_event("playfailed") == "play"
+
+
 # ---- what the loader refuses --------------------------------------------------------------------
 
 
@@ -145,14 +171,11 @@ def keyed_by(index: int, **key: Any) -> Callable[[Data], None]:
         ),
         ("email-delivery", keyed_by(0, code=250), "this table is keyed by status"),
         ("whatsapp-channel", set_row(0, "status", "Failed"), "keyed by a status, or by a code"),
-        ("whatsapp-channel", set_row(0, "category", "Fine"), "Input should be 'Success'"),
-        ("whatsapp-channel", drop_row_field(0, "category_reason"), "Field required"),
-        ("email-delivery", set_row(0, "retry", {"verdict": "maybe", "reason": "x"}), "'permanent'"),
-        (
-            "email-delivery",
-            set_row(0, "retry", {"verdict": "transient", "reason": ""}),
-            "at least 1",
-        ),
+        ("action-play", keyed_by(0, code=400), "an action row names a subcode"),
+        ("action-play", set_row(0, "category", "Fine"), "Input should be 'Success'"),
+        ("action-play", drop_row_field(0, "category_reason"), "Field required"),
+        ("action-play", set_row(0, "retry", {"verdict": "maybe", "reason": "x"}), "'permanent'"),
+        ("action-play", set_row(0, "retry", {"verdict": "transient", "reason": ""}), "at least 1"),
     ],
 )
 def test_a_bad_written_row_is_refused_and_named(
@@ -166,6 +189,8 @@ def test_a_bad_written_row_is_refused_and_named(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        (lambda data: data.update(events=[]), "an action table lists the events it explains"),
+        (lambda data: data.update(action="hold"), "an action table names its action"),
         (lambda data: data["sources"][0].update(read="yesterday"), "should match pattern"),
         (lambda data: data["sources"][0].update(url="http://example.test"), "should match"),
         (lambda data: data.update(sources=[]), "at least 1 item"),
@@ -174,8 +199,14 @@ def test_a_bad_written_row_is_refused_and_named(
 def test_a_bad_written_table_is_refused_and_named(
     tmp_path: Path, change: Callable[[Data], None], message: str
 ) -> None:
-    problems = written_problems(tmp_path, "whatsapp-channel", change)
+    problems = written_problems(tmp_path, "action-play", change)
     assert [p for p in problems if message in p.message], problems
+
+
+def test_only_an_action_table_has_an_action(tmp_path: Path) -> None:
+    problems = written_problems(tmp_path, "email-delivery", lambda d: d.update(action="play"))
+    assert problems[0].message == "only an action table has an action"
+    assert problems[0].field == "action"
 
 
 def test_a_missing_written_table_is_refused_for_the_app(tmp_path: Path) -> None:
@@ -191,13 +222,13 @@ def test_a_missing_written_table_is_refused_for_the_app(tmp_path: Path) -> None:
 
 def test_a_recorded_place_that_names_no_entry_is_refused(tmp_path: Path) -> None:
     record = json.loads(IRREGULARITIES.read_text(encoding="utf-8"))
-    record["written_tables"][0]["places"].append({"table": "whatsapp-channel", "code": 1})
+    record["written_tables"][0]["places"].append({"table": "action-play", "code": 1, "subcode": 1})
     irregularities = tmp_path / "irregularities.json"
     irregularities.write_text(json.dumps(record), encoding="utf-8")
     with pytest.raises(CatalogError) as caught:
         load_catalog(irregularities=irregularities)
     (problem,) = caught.value.problems
-    assert problem.message.endswith("place whatsapp-channel:1/- matches no entry")
+    assert problem.message.endswith("place action-play:1/1 matches no entry")
 
 
 # ---- the recorded disagreements, one check each -------------------------------------------------
@@ -225,6 +256,65 @@ def test_the_written_irregularity_holds_and_the_catalog_does_what_the_record_say
     CHECKS[irregularity](get_catalog())
 
 
+def check_subcode_8512_recognize_vs_generic(catalog: Catalog) -> None:
+    assert entry(catalog, "generic-subcodes:-/8512").message == "Play Beep Failed"
+    recognize = catalog.lookup(CA, 500, 8512, action="recognize")
+    assert (recognize.rule, recognize.table) == ("action-exact", "action-recognize")
+    assert "Beep" not in (recognize.message or "")
+    assert recognize.retry.verdict == "transient"
+    for other in (catalog.lookup(CA, 500, 8512), catalog.lookup(CA, 500, 8512, action="play")):
+        assert (other.rule, other.message) == ("generic-subcode", "Play Beep Failed")
+
+
+def check_action_408_8565_is_an_ai_time_out(catalog: Catalog) -> None:
+    generic = catalog.lookup(CA, 408, 8565)
+    assert (generic.rule, generic.category, generic.advice_from) == (
+        "generic-subcode",
+        Category.EXPECTED_ERROR,
+        "call-end:408/-",
+    )
+    assert "Call Controller timed out" in (generic.advice or "")
+    for action in ("play", "recognize"):
+        match = catalog.lookup(CA, 408, 8565, action=action)
+        assert (match.rule, match.table) == ("action-exact", f"action-{action}")
+        assert "Azure AI services timed out" in (match.message or "")
+        assert match.category == Category.UNEXPECTED_SERVER_ERROR
+        assert match.retry.verdict == "transient"
+        assert "Call Controller" not in (match.advice or "")
+
+
+def check_recognize_500_8511_advice(catalog: Catalog) -> None:
+    generic = catalog.lookup(CA, 500, 8511)
+    assert generic.advice == "File a support request through the Azure portal."
+    match = catalog.lookup(CA, 500, 8511, action="recognize")
+    assert match.advice is not None
+    first, support = match.advice.index("audio file"), match.advice.index("support request")
+    assert first < support
+    assert match.retry.verdict == "unknown"
+
+
+def check_recognize_8534_is_the_callers_input(catalog: Catalog) -> None:
+    assert catalog.lookup(CA, 500, 8534).category == Category.UNEXPECTED_SERVER_ERROR
+    match = catalog.lookup(CA, 500, 8534, action="recognize")
+    assert (match.category, match.retry.verdict) == (Category.EXPECTED_ERROR, "transient")
+
+
+def check_transcription_400_8565_two_meanings(catalog: Catalog) -> None:
+    rows = [e for e in catalog.table_entries("action-transcription") if e.subcode == 8565]
+    assert sorted(e.code or 0 for e in rows) == [400, 401, 403, 429]  # one 400 row, no 408
+    match = catalog.lookup(CA, 400, 8565, action="transcription")
+    assert "malformed" in (match.message or "")
+    assert "timed out" in (match.message or "")
+    assert match.retry.verdict == "unknown"
+
+
+def check_transcription_500_8578_websocket(catalog: Catalog) -> None:
+    assert entry(catalog, "generic-subcodes:-/8578").message == "Transcription Failed"
+    match = catalog.lookup(CA, 500, 8578, action="transcription")
+    assert "WebSocket" in (match.message or "")
+    assert match.category == Category.UNEXPECTED_CLIENT_ERROR
+
+
 def check_email_expanded_is_no_failure(catalog: Catalog) -> None:
     for status in ("Expanded", "Delivered"):
         match = catalog.lookup(Domain.EMAIL_DELIVERY, None, None, status=status)
@@ -234,5 +324,11 @@ def check_email_expanded_is_no_failure(catalog: Catalog) -> None:
 
 # One check per record of written_tables: it shows the disagreement and the decision.
 CHECKS: dict[str, Callable[[Catalog], None]] = {
+    "subcode-8512-recognize-vs-generic": check_subcode_8512_recognize_vs_generic,
+    "action-408-8565-is-an-ai-time-out": check_action_408_8565_is_an_ai_time_out,
+    "recognize-500-8511-advice": check_recognize_500_8511_advice,
+    "recognize-8534-caller-input-with-a-5xx-code": check_recognize_8534_is_the_callers_input,
+    "transcription-400-8565-two-meanings": check_transcription_400_8565_two_meanings,
+    "transcription-500-8578-websocket": check_transcription_500_8578_websocket,
     "email-expanded-is-no-failure": check_email_expanded_is_no_failure,
 }
