@@ -30,6 +30,7 @@ from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.masking import mask_phones_in
 from handlers.state.store import DedupeStore
 
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
@@ -49,7 +50,7 @@ class Triage:
         match = self.match
         record: dict[str, Any] = {
             "id": self.outcome.event_id,
-            "type": self.outcome.event_type,
+            "type": _masked(self.outcome.event_type),
             "outcome": self.verdict,
             "code": self.outcome.code,
             "subcode": self.outcome.subcode,
@@ -58,13 +59,19 @@ class Triage:
             "source": match.entry.source if match and match.entry else None,
             "message": match.message if match else None,
             "advice": match.advice if match else None,
-            "reason": self.outcome.reason,
+            # An unreadable event's reason quotes it.
+            "reason": _masked(self.outcome.reason),
         }
         if with_alert:
             record["alert"] = self.alert.to_cloudevent() if self.alert else None
         elif self.alert:
             record["alert_id"] = self.alert.id
         return record
+
+
+def _masked(text: str | None) -> str | None:
+    """Text from the event as the summary may show it (ids are shown verbatim)."""
+    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.models import Domain
 from handlers.events.outcome import CodeOrigin, Outcome, outcome_for, read_data
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phones_in
 
 
 class Details(BaseModel):
@@ -65,7 +64,7 @@ def handle_call_automation(envelope: Envelope, event_name: str) -> Outcome:
         subcode=result.sub_code if result else None,
         code_origin=CodeOrigin.RESULT_INFORMATION if result and result.code is not None else None,
         failed=is_failure_type(event_name),
-        message=mask_phones_in(result.message) if result and result.message else None,
+        message=result.message if result and result.message else None,
         context=_context(data),
     )
 
@@ -75,9 +74,7 @@ def _context(data: CallAutomationData) -> dict[str, Any]:
         "callConnectionId": data.call_connection_id,
         "serverCallId": data.server_call_id,
         "correlationId": data.correlation_id,
-        "operationContext": (
-            mask_phones_in(data.operation_context) if data.operation_context else None
-        ),
+        "operationContext": data.operation_context,
     }
     result = data.result_information
     if result and result.sip_details:
@@ -88,5 +85,4 @@ def _context(data: CallAutomationData) -> dict[str, Any]:
 
 
 def _details(details: Details) -> dict[str, Any]:
-    message = mask_phones_in(details.message) if details.message else details.message
-    return {"code": details.code, "message": message}
+    return {"code": details.code, "message": details.message}

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ValidationError
 
 from catalog.models import Domain
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phones_in
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]
 
@@ -32,6 +31,10 @@ class Outcome:
     ``status`` is ``invalid`` when the event could not be read (``reason`` says why);
     ``ignored`` for event types acs-triage does not triage; otherwise ``ok``, with the
     code and subcode (either may be None) that the catalog will explain.
+
+    Text fields (``subject``, ``message``, ``reason``, ``context``) hold the event's own words,
+    phone numbers included: most events never leave the app, so they are masked where they
+    leave (the alert, the summary), not here on every event.
     """
 
     index: int
@@ -60,8 +63,7 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
         event_id=envelope.id,
         event_type=envelope.type,
         status=status,
-        # Subjects such as '/phonenumber/15555555555' name a person: masked for every outcome.
-        subject=mask_phones_in(envelope.subject) if envelope.subject else None,
+        subject=envelope.subject,
         time=envelope.time,
         source=envelope.source,
         **fields,

@@ -32,7 +32,6 @@ from handlers.events.outcome import (
     validation_reason,
 )
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phone, mask_phones_in
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")
@@ -150,7 +149,7 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         code=code,
         code_origin=origin,
         failed=status_failed or failed_segments > 0,
-        message=mask_phones_in(details) if details else None,
+        message=details or None,
         context=_context(report, failed_segments),
     )
 
@@ -158,8 +157,8 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
 def _context(report: SmsDeliveryReport, failed_segments: int) -> dict[str, Any]:
     return {
         "messageId": report.message_id,
-        "from": mask_phone(report.from_number) if report.from_number else None,
-        "to": mask_phone(report.to_number) if report.to_number else None,
+        "from": report.from_number,
+        "to": report.to_number,
         "deliveryStatus": report.delivery_status,
         "deliveryAttempts": len(report.delivery_attempts),
         "failedSegments": failed_segments,
