@@ -10,24 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.events.outcome import CodeOrigin, Outcome, outcome_for, read_data
+from handlers.events.outcome import CodeOrigin, EventModel, Outcome, outcome_for, read_data
 from handlers.inbound.envelope import Envelope
 
 
-class Details(BaseModel):
+class Details(EventModel):
     """``sipDetails`` / ``q850Details``: the SIP response or Q.850 cause behind a result."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     code: int | None = None
     message: str | None = None
 
 
-class ResultInformation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class ResultInformation(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     code: int | None = None
     sub_code: int | None = Field(default=None, alias="subCode")
@@ -36,8 +34,8 @@ class ResultInformation(BaseModel):
     q850_details: Details | None = Field(default=None, alias="q850Details")
 
 
-class CallAutomationData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class CallAutomationData(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     call_connection_id: str | None = Field(default=None, alias="callConnectionId")
     server_call_id: str | None = Field(default=None, alias="serverCallId")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from catalog.models import Domain
 from handlers.inbound.envelope import Envelope
@@ -72,6 +72,17 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
 
 def invalid(envelope: Envelope, reason: str) -> Outcome:
     return outcome_for(envelope, "invalid", reason=reason)
+
+
+class EventModel(BaseModel):
+    """The base of every model of an event's ``data``.
+
+    ``allow_inf_nan=False``: ``"NaN"``, ``"Infinity"`` or ``"1e999"`` in a numeric field makes
+    the event unreadable (an ``invalid-event`` alert saying which field), instead of a number
+    that strict JSON receivers refuse reaching an alert.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -20,11 +20,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from catalog.models import Domain
 from handlers.events.outcome import (
     CodeOrigin,
+    EventModel,
     Outcome,
     invalid,
     lower_keys,
@@ -44,9 +45,7 @@ def _spellings(camel: str) -> AliasChoices:
     return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
 
 
-class DeliveryAttempt(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class DeliveryAttempt(EventModel):
     timestamp: str | None = Field(default=None, validation_alias=_spellings("timestamp"))
     segments_succeeded: int | None = Field(
         default=None, validation_alias=_spellings("segmentsSucceeded"), ge=0
@@ -56,10 +55,8 @@ class DeliveryAttempt(BaseModel):
     )
 
 
-class SmsDeliveryReport(BaseModel):
+class SmsDeliveryReport(EventModel):
     """``data`` of SMSDeliveryReportReceived (see :func:`read_report` for key spellings)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     message_id: str | None = Field(default=None, validation_alias=_spellings("messageId"))
     from_number: str | None = Field(default=None, validation_alias=_spellings("from"))

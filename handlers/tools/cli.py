@@ -116,7 +116,7 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         records.extend(file_records)
         failed = failed or file_failed
     if as_json:
-        json.dump(records, out, ensure_ascii=False, indent=2)
+        json.dump(records, out, ensure_ascii=False, indent=2, allow_nan=False)
         out.write("\n")
     else:
         _print_table(records, out)
