@@ -8,6 +8,7 @@ turns the Call Automation JWT check off unless told otherwise, and says so.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -83,7 +84,16 @@ def serve(host: str, port: int, *, quiet: bool = False) -> int:
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
     runtime = get_runtime()  # validates the settings before anything listens
-    server = make_server(host, port, access_log=not quiet)
+    try:
+        server = make_server(host, port, access_log=not quiet)
+    except OSError as error:  # the port is taken (EADDRINUSE), or not ours to take (EACCES)
+        reason = "is already in use" if error.errno == errno.EADDRINUSE else "cannot be used"
+        print(
+            f"acs-triage: port {port} on {host} {reason} ({error.strerror}); "
+            "stop what holds it or choose another with --port",
+            file=sys.stderr,
+        )
+        return 2
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
     out = sys.stderr
