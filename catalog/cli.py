@@ -144,7 +144,7 @@ def _number(text: str) -> int:
 
 
 def _print_json(payload: object, stream: TextIO) -> None:
-    stream.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    stream.write(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
 # ---- the layout for a person ------------------------------------------------------------------
