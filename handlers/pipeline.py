@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from catalog.lookup import Catalog
 from catalog.models import Match
@@ -30,9 +30,8 @@ from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.records import EventRecord, Verdict
 from handlers.state.store import DedupeStore
-
-Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
 
 
 @dataclass(slots=True)
@@ -44,27 +43,9 @@ class Triage:
     match: Match | None = None
     alert: Alert | None = None
 
-    def record(self, *, with_alert: bool) -> dict[str, Any]:
-        """The per-event record of ``replay --json`` (with the alert) and of the summary."""
-        match = self.match
-        record: dict[str, Any] = {
-            "id": self.outcome.event_id,
-            "type": self.outcome.event_type,
-            "outcome": self.verdict,
-            "code": self.outcome.code,
-            "subcode": self.outcome.subcode,
-            "category": match.category.value if match and match.category else None,
-            "match": match.rule if match else None,
-            "source": match.entry.source if match and match.entry else None,
-            "message": match.message if match else None,
-            "advice": match.advice if match else None,
-            "reason": self.outcome.reason,
-        }
-        if with_alert:
-            record["alert"] = self.alert.to_dict() if self.alert else None
-        elif self.alert:
-            record["alert_id"] = self.alert.id
-        return record
+    def record(self) -> EventRecord:
+        """What the 200 answer and ``replay`` say about this event."""
+        return EventRecord.of(self.outcome, self.verdict, self.match, self.alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +76,7 @@ class Delivery:
             "outcomes": dict(self.counts),
             "categories": dict(self.categories),
             "alerts": len(self.alerts),
-            "events": [t.record(with_alert=False) for t in self.triages],
+            "events": [t.record().to_summary() for t in self.triages],
         }
 
 
@@ -208,6 +189,7 @@ class Pipeline:
             received=len(delivery.triages),
             outcomes=dict(delivery.counts),
             categories=dict(delivery.categories),
+            alerts=len(delivery.alerts),
             elapsed_ms=round(delivery.elapsed_ms, 2),
         )
         for alert in delivery.alerts:

@@ -34,8 +34,16 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
+    "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
     "pipeline": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.state",
+            "handlers.records",
+            "catalog",
+        }
     ),
     "runtime": frozenset(
         {
@@ -44,6 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "catalog",
         }
@@ -55,6 +64,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "handlers.runtime",
             "catalog",

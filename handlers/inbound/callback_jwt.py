@@ -29,12 +29,10 @@ from jwt.exceptions import (
 )
 
 from handlers.errors import SigningKeysUnavailable, TokenRejected
+from handlers.logs import log_event
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 REQUIRED_CLAIMS = ("exp", "iss", "aud")
-
-# Logged under the authenticator's name: operators filter on one logger for callback auth.
-logger = logging.getLogger("handlers.inbound.callback_auth")
 
 # Algorithm names we may repeat in a detail: our own constants, never free text from a token.
 _NAMEABLE_ALGORITHMS = frozenset(get_default_algorithms()) | {"none"}
@@ -83,9 +81,11 @@ class SigningKeyClient(PyJWKClient):
         # ValueError: the body was not JSON, which PyJWKClient lets through unwrapped.
         except (PyJWKClientError, PyJWKSetError, ValueError) as error:
             self._failed_at = time.monotonic()
-            logger.warning(
-                "callback signing keys could not be fetched",
-                extra={"jwks_url": self.uri, "error": str(error)},
+            log_event(
+                "signing_keys_unavailable",
+                level=logging.WARNING,
+                jwks_url=self.uri,
+                error=str(error),
             )
             raise _KeyFetchError(str(error)) from error
         self._failed_at = None
