@@ -25,8 +25,9 @@ Usage::
     :class:`catalog.models.Entry` dumps it (source, code, subcode, message, category, category_raw,
     category_source, category_reason, advice, doc, line, line_end, url, cell, advice_note).
 
-Exit status: 0 answered; 1 unknown code (the reason on standard error); 2 usage (a code that is not
-a decimal number, an unknown table); 3 the catalog's files do not load.
+Exit status: 0 answered; 1 unknown code (the reason on standard error; with ``--json``, also the
+JSON above with ``"known": false`` and a ``"reason"`` on standard output); 2 usage (a code that is
+not a decimal number, an unknown table); 3 the catalog's files do not load.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     explanation = catalog.explain(args.code, args.subcode, args.source)
     if not explanation.known:
-        print(catalog.unknown_message(args.code, args.subcode, args.source), file=sys.stderr)
+        reason = catalog.unknown_message(args.code, args.subcode, args.source)
+        if args.json:  # a program reading stdout gets JSON whatever the answer
+            _print_json({**explanation.to_json(), "reason": reason}, sys.stdout)
+        print(reason, file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
         _print_json(explanation.to_json(), sys.stdout)
@@ -73,11 +77,23 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m catalog", description="What an ACS or provider error code means."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    explain = commands.add_parser("explain", help="what a code (and subcode) means, what to do")
+    explain = commands.add_parser(
+        "explain",
+        help="what a code (and subcode) means, what to do",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="TABLE, for --source, is one of:\n" + "\n".join(f"  {t}" for t in TABLE_IDS),
+    )
     explain.add_argument("code", metavar="CODE", type=_number)
     explain.add_argument("subcode", metavar="SUBCODE", type=_number, nargs="?")
-    explain.add_argument("--source", metavar="TABLE", choices=TABLE_IDS, help="one table only")
-    explain.add_argument("--json", action="store_true", help="JSON for a program")
+    explain.add_argument(
+        "--source",
+        metavar="TABLE",
+        choices=TABLE_IDS,
+        help="one table only (default: every table)",
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="JSON for a program, an unknown code included"
+    )
     commands.add_parser("export", help="the whole catalog as one JSON array")
     return parser
 
