@@ -9,12 +9,13 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
     state/     what must be remembered across deliveries and instances (dedupe)
     pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
+    records    what the 200 answer and ``replay`` say about each event
     runtime    the composition root: everything built from the settings, once per process
     tools/     the local host and the CLI: development and operator tooling, never deployed
 
 Shared by all: ``settings`` (the one settings model), ``errors`` (domain errors, no HTTP),
 ``logs`` (one JSON line per event), ``masking`` (personal data out of everything that leaves).
-The layering is enforced by ``tests/test_layering.py``.
+The layering is enforced by ``tests/test_layering.py``; ``docs/architecture.md`` draws it.
 """
 
 __version__ = "0.2.0"
