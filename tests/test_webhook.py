@@ -1,4 +1,4 @@
-"""The Event Grid route over real HTTP: handshakes, deliveries, and design.md's status codes."""
+"""The Event Grid route over real HTTP: handshakes, deliveries, and docs/status-codes.md."""
 
 from __future__ import annotations
 
