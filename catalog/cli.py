@@ -18,12 +18,14 @@ Usage::
          "meanings": [{"domains": [str], "rule": str, "category": str | null,
                        "category_reason": str | null, "message": str | null,
                        "advice": str | null, "advice_from": str | null,
+                       "retry": {"verdict": "permanent" | "transient" | "unknown",
+                                 "reason": str, "rule": str | null},
                        "entry": <an entry as ``export`` prints it> | null}]}
 
 ``export``
     The whole catalog as one JSON array on standard output: every entry as
     :class:`catalog.models.Entry` dumps it (source, code, subcode, message, category, category_raw,
-    category_source, category_reason, advice, doc, line, line_end, url, cell, advice_note).
+    category_source, category_reason, advice, retry, doc, line, line_end, url, cell, advice_note).
 
 Exit status: 0 answered; 1 unknown code (the reason on standard error); 2 usage (a code that is not
 a decimal number, an unknown table); 3 the catalog's files do not load.
@@ -127,6 +129,7 @@ def _block(meaning: Meaning, catalog: Catalog, number: str) -> str:
         ("message", match.message),
         ("category", _category_text(meaning)),
         ("advice", _advice_text(meaning)),
+        ("retry", f"{match.retry.verdict}: {match.retry.reason}"),
     ]
     if entry is not None:
         table = catalog.tables.get(entry.source)

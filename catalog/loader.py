@@ -4,7 +4,7 @@ Every data file is validated against :class:`catalog.models.TableFile`; every pr
 is collected and raised as one :class:`CatalogError`, each naming the file, the row (its index in
 ``rows``, its line in the seed document and its line in the data file) and the field.
 
-How an entry gets its category (design.md "The catalog", and what the design leaves open):
+How an entry gets its category (docs/catalog.md "Categories"):
 
 - The row gives one: ``category_source`` "document"; the spelling is normalised
   (``UnxpectedClientError`` is ``UnexpectedClientError``) and the raw spelling kept in
@@ -24,6 +24,9 @@ How an entry gets its category (design.md "The catalog", and what the design lea
 - A ``category_override`` in the data wins over both, where the row's own text contradicts the rule
   (for example "File a support request" as the whole advice of a 4xx); ``category_source`` is then
   "derived" (it is the catalog's decision) and ``category_reason`` carries the override's reason.
+
+Every entry gets a retry verdict derived from its text (:mod:`catalog.retry`, docs/catalog.md
+"Retry verdicts").
 
 The advice notes of ``irregularities.json`` are attached to their entries as ``advice_note``.
 """
@@ -54,6 +57,7 @@ from catalog.models import (
     TableFile,
     code_class,
 )
+from catalog.retry import retry_of
 
 PACKAGE_DIR = Path(__file__).parent
 DATA_DIR = PACKAGE_DIR / "data"
@@ -64,25 +68,25 @@ GENERIC_SUBCODE_REASON = (
 )
 
 _SMS_DELIVERY_RULES: dict[int, tuple[Category, str]] = {
-    2000: (Category.SUCCESS, "SMS delivery 2000: delivered (design.md)"),
+    2000: (Category.SUCCESS, "SMS delivery 2000: delivered (docs/catalog.md)"),
     5002: (
         Category.SUCCESS,
         "SMS delivery 5002: the carrier sends no delivery report and the message may have been "
-        "delivered (design.md)",
+        "delivered (docs/catalog.md)",
     ),
     **dict.fromkeys(
         range(4000, 4011),
         (
             Category.EXPECTED_ERROR,
             "SMS delivery 4000-4010: rejected or blocked for a reason the sender can act on "
-            "(design.md)",
+            "(docs/catalog.md)",
         ),
     ),
     **dict.fromkeys(
         (5000, 5001, 9999),
         (
             Category.UNEXPECTED_SERVER_ERROR,
-            "SMS delivery 5000, 5001, 9999: the platform failed to deliver (design.md)",
+            "SMS delivery 5000, 5001, 9999: the platform failed to deliver (docs/catalog.md)",
         ),
     ),
 }
@@ -357,6 +361,7 @@ def _entry(
         category_source=source,
         category_reason=reason,
         advice=row.advice,
+        retry=retry_of(row.message, row.advice, category),
         doc=table_file.doc,
         line=row.line,
         line_end=row.line_end,

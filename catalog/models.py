@@ -1,8 +1,9 @@
 """The catalog's data model: an Entry per row of a provider's table, and the Match a lookup returns.
 
 Also the format of the data files (:class:`TableFile`, :class:`Row`) and of the irregularities
-record (:class:`IrregularitiesFile`), which the loader validates, and the category a code's class
-implies (:func:`code_class`), which both the loader and the lookup apply.
+record (:class:`IrregularitiesFile`), which the loader validates, the retry verdict every entry
+carries (:class:`Retry`), and the category a code's class implies (:func:`code_class`), which both
+the loader and the lookup apply. The rules are in ``docs/catalog.md``.
 """
 
 from __future__ import annotations
@@ -63,9 +64,29 @@ CategorySource = Literal["document", "derived"]
 OVERRIDE_REASON_PREFIX = "catalog override"
 MatchRule = Literal["exact", "subcode", "generic-subcode", "generic-code", "code-class", "none"]
 
+# Can sending the same thing again succeed? "unknown" also answers for what is no failure at all.
+RetryVerdict = Literal["permanent", "transient", "unknown"]
+
+
+class Retry(BaseModel):
+    """Whether sending again can succeed, and why: the first thing an on-call engineer asks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    verdict: RetryVerdict
+    reason: str = Field(min_length=1)
+    rule: str | None = Field(
+        default=None,
+        description="the docs/catalog.md retry rule that gave the verdict; None when the table's "
+        "writer gave it",
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
 
 def code_class(code: int | None) -> tuple[Category, str] | None:
-    """The category a code's class implies (design.md), with the reason; None outside the classes.
+    """The category a code's class implies (docs/catalog.md), with the reason; None outside them.
 
     0 and 2xx are Success; 4xx ExpectedError (the documents call client errors precondition
     failures the app can fix); 5xx UnexpectedServerError; 6xx ExpectedError (busy, declined:
@@ -110,6 +131,7 @@ class Entry(BaseModel):
         default=None, description="why a derived category was chosen or a document's overridden"
     )
     advice: str | None
+    retry: Retry
     doc: str = Field(description="seed document file name")
     line: int = Field(ge=1, description="first line of the row in the document")
     line_end: int = Field(ge=1)
@@ -144,6 +166,13 @@ def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+UNKNOWN_CODE_RETRY = Retry(
+    verdict="unknown",
+    reason="the catalog does not know this code, so nothing says whether sending again can help",
+    rule="unknown-code",
+)
+
+
 class Match(BaseModel):
     """What a lookup found for one (code, subcode) in one domain, and by which rule."""
 
@@ -161,6 +190,10 @@ class Match(BaseModel):
         default=None,
         description="where the category came from: the document, a derivation rule, the code class",
     )
+    retry: Retry = Field(
+        default=UNKNOWN_CODE_RETRY,
+        description="can sending again succeed: the entry's verdict, or the code class's",
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -170,6 +203,7 @@ class Match(BaseModel):
             "message": self.message,
             "advice": self.advice,
             "advice_from": self.advice_from,
+            "retry": self.retry.to_json(),
             "entry": self.entry.to_json() if self.entry else None,
         }
 

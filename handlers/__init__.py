@@ -15,7 +15,8 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     tools/     the local host and the CLI: development and operator tooling, never deployed
 
 Shared by all: ``settings`` (the one settings model), ``errors`` (domain errors, no HTTP),
-``logs`` (one JSON line per event), ``masking`` (personal data out of everything that leaves).
+``logs`` (one JSON line per event), ``masking`` (personal data out of everything that leaves),
+``deadlines`` (wall-clock limits on every outbound call and on a delivery).
 The layering is enforced by ``tests/test_layering.py``.
 """
 

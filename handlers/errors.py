@@ -60,6 +60,14 @@ class SigningKeysUnavailable(TriageError):
     """The callback signing keys could not be fetched: we cannot tell good tokens from bad."""
 
 
+class KeyIdNotYetKnown(SigningKeysUnavailable):
+    """A token names a key id missing from the cached keys, which may not be fetched again yet.
+
+    It may be a key published since the last fetch, so the caller is told to come back (a 401
+    would lose a good callback: senders do not retry it).
+    """
+
+
 class StateUnavailable(TriageError):
     """The state store could not be read or written: without it an alert could go out twice."""
 

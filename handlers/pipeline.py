@@ -30,9 +30,10 @@ from typing import Any, Literal, Protocol
 
 from catalog.lookup import Catalog
 from catalog.models import Match
-from handlers.alerting.alert import Alert, build_alert
+from handlers.alerting.alert import Alert, build_alert, build_invalid_events_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
+from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
@@ -45,6 +46,9 @@ Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress
 # (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
 # enough that the events of a crashed holder are handled on one of Event Grid's next retries.
 CLAIM_LEASE = timedelta(seconds=60)
+# Event Grid waits 30 s for an answer; aim well inside it (a release after a failure may add a
+# store call's few seconds).
+DELIVERY_DEADLINE_SECONDS = 20.0
 
 
 def event_record(
@@ -177,7 +181,7 @@ class Delivery:
             categories=Counter(
                 t.match.category.value for t in triages if t.match and t.match.category
             ),
-            alerts=[t.alert for t in triages if t.alert is not None],
+            alerts=alerts_of(triages),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -193,6 +197,11 @@ class Delivery:
                 t.record(with_alert=False) for t in self.triages if t.verdict in NEEDS_ATTENTION
             ],
         }
+
+
+def alerts_of(triages: Sequence[Triaged]) -> list[Alert]:
+    """The delivery's alerts, each once (its unreadable events share one)."""
+    return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
 def record_key(identity: str) -> str:
@@ -219,6 +228,7 @@ class Pipeline:
     sink_max_attempts: int = 4
     sink_retry_budget_seconds: float = 20.0
     claim_lease: timedelta = CLAIM_LEASE
+    deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
         """A delivery read by the careful path."""
@@ -229,13 +239,18 @@ class Pipeline:
         """A delivery read by either path (``handlers.fast`` reads the ordinary ones)."""
         started = time.perf_counter()
         keys = [event.key for event in events]
-        claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+        claim: Claim | None = None
         try:
-            triages = self._triage(events, keys, claim)
-            self._send(triages)
-            self.dedupe.complete(claim)
+            # Every store call and every destination attempt ends by this deadline, so the
+            # delivery is answered inside Event Grid's 30 s whatever the far sides do.
+            with delivery_deadline(self.deadline_seconds):
+                claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+                triages = self._triage(events, keys, claim)
+                self._send(triages)
+                self.dedupe.complete(claim)
         except BaseException:
-            self._release(claim)
+            if claim is not None:
+                self._release(claim)  # its own short limit: outside the spent deadline
             raise
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
@@ -264,7 +279,27 @@ class Pipeline:
                 continue
             in_batch.add(key)
             triages.append(event.triaged(self._decide))
+        self._one_alert_for_the_unreadable(triages, keys)
         return triages
+
+    def _one_alert_for_the_unreadable(
+        self, triages: Sequence[Triaged], keys: Sequence[str]
+    ) -> None:
+        # Unreadable events only ever come from the careful path, as Triage records.
+        unreadable = [
+            (triage, key)
+            for triage, key in zip(triages, keys, strict=True)
+            if isinstance(triage, Triage) and triage.verdict == "invalid"
+        ]
+        if not unreadable:
+            return
+        alert = build_invalid_events_alert(
+            [triage.outcome for triage, _ in unreadable],
+            event_keys=[key for _, key in unreadable],
+            source=self.alert_source,
+        )
+        for triage, _ in unreadable:
+            triage.alert = alert
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
@@ -273,12 +308,13 @@ class Pipeline:
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)
+        if kind == "invalid-event":
+            return Triage(outcome, "invalid", match)  # one alert for all: see below
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
-        verdict: Verdict = "invalid" if kind == "invalid-event" else "alert"
-        return Triage(outcome, verdict, match, alert)
+        return Triage(outcome, "alert", match, alert)
 
     def _send(self, triages: Sequence[Triaged]) -> None:
-        alerts = [t.alert for t in triages if t.alert is not None]
+        alerts = alerts_of(triages)
         if not alerts or not self.sinks:
             return
         wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
@@ -321,7 +357,7 @@ class Pipeline:
         if len(pending) <= 1:
             return {sink: attempt(sink) for sink in pending}
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            futures = {sink: pool.submit(attempt, sink) for sink in pending}
+            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in pending}
             return {sink: future.result() for sink, future in futures.items()}
 
     def _log(self, delivery: Delivery, way_in: str) -> None:

@@ -21,6 +21,7 @@ from handlers.inbound.handshake import (
     allowed_origin,
     check_topics,
     check_validation_topic,
+    topic_kind,
     validation_handshake,
 )
 from handlers.logs import log_event
@@ -89,8 +90,15 @@ def _eventgrid(request: Request, runtime: Runtime) -> Response:
     payload = decode_body(request.body)
     validation = validation_handshake(payload)
     if validation is not None:
-        check_validation_topic(validation, allowed)
-        log_event("subscription_validated", topic=validation.topic)
+        allowed_as = check_validation_topic(validation, allowed)
+        # Which id Event Grid put in the topic (the resource's, or its system topic's): the
+        # first real subscription settles what ALLOWED_TOPICS must hold.
+        log_event(
+            "subscription_validated",
+            topic=validation.topic,
+            topic_kind=topic_kind(validation.topic),
+            allowed_as=allowed_as,
+        )
         return json_response({"validationResponse": validation.code})
     check_topics(payload if isinstance(payload, list) else [payload], allowed)
     delivery = runtime.pipeline.run(parse_events(payload), way_in="eventgrid")
