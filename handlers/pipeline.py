@@ -39,6 +39,7 @@ from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.masking import mask_phones_in
 from handlers.state.store import Claim, DedupeStore
 
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
@@ -64,7 +65,7 @@ def event_record(
     """One event's record in ``replay --json`` and in the summary, whichever path read it."""
     return {
         "id": event_id,
-        "type": event_type,
+        "type": _masked(event_type),
         "outcome": verdict,
         "code": code,
         "subcode": subcode,
@@ -73,7 +74,8 @@ def event_record(
         "source": match.entry.source if match and match.entry else None,
         "message": match.message if match else None,
         "advice": match.advice if match else None,
-        "reason": reason,
+        # An unreadable event's reason quotes it.
+        "reason": _masked(reason),
     }
 
 
@@ -160,6 +162,11 @@ class CarefulEvent:
 
     def triaged(self, decide: Decide) -> Triage:
         return decide(self.reader.read(self.envelope), self.envelope)
+
+
+def _masked(text: str | None) -> str | None:
+    """Text from the event as the summary may show it (ids are shown verbatim)."""
+    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)
