@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLES
-from tests.events import call_result
+from tests.events import call_result, sms_report
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY_FAILED = SAMPLES / "Microsoft.Communication.PlayFailed-javasdk-test.json"
@@ -149,6 +149,28 @@ def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
     )
     assert response.json()["outcomes"] == {"alert": 1}
     assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
+
+
+def test_replay_json_keeps_the_records_a_summary_leaves_out(tmp_path: Path) -> None:
+    """A 200's summary lists only the events that need attention; replay lists every one."""
+    body = tmp_path / "batch.json"
+    body.write_text(
+        json.dumps(
+            [
+                sms_report("ok-1"),
+                sms_report("alert-1", status="Failed", details="5000: failed"),
+                sms_report("ok-2", details="No error."),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("replay", str(body), "--json", ALERT_FILE=str(tmp_path / "a.jsonl"))
+    records = json.loads(result.stdout)
+    assert [(r["id"], r["outcome"], r["code"]) for r in records] == [
+        ("ok-1", "ok", 2000),
+        ("alert-1", "alert", 5000),
+        ("ok-2", "ok", 2000),
+    ]
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
