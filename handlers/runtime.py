@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from catalog import get_catalog
 from catalog.models import Domain
 from handlers.alerting.delivery import AlertSink
@@ -22,6 +24,11 @@ from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.oncall.alertmanager import AlertmanagerReceiver
+from handlers.oncall.pagerduty import PagerDutyReceiver
+from handlers.oncall.receivers import Receiver
+from handlers.oncall.slack import Pacer, SlackReceiver
+from handlers.oncall.teams import TeamsReceiver
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, SettingsError, load_settings
 from handlers.state.memory import MemoryDedupeStore
@@ -37,6 +44,8 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
+    # Where notifications go besides the alert sinks; served by the notification flusher.
+    receivers: tuple[Receiver, ...] = ()
 
     @classmethod
     def build(
@@ -61,7 +70,12 @@ class Runtime:
             sink_max_attempts=settings.sink_max_attempts,
             sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
-        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings))
+        return cls(
+            settings,
+            pipeline,
+            CallbackAuthenticator.from_settings(settings),
+            tuple(build_receivers(settings)),
+        )
 
 
 _lock = threading.Lock()
@@ -133,6 +147,50 @@ def _require_secure_url(url: str, variable: str) -> None:
     if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
         return
     raise SettingsError(f"{variable}: must be an https URL (http only to 127.0.0.1/localhost)")
+
+
+# --- on-call receivers ----------------------------------------------------------------
+
+
+def build_receivers(settings: Settings) -> list[Receiver]:
+    """Every on-call receiver the settings configure. Each secret is read here and handed to
+    its receiver only: settings and receivers print as ``**********``."""
+    status_url = settings.status_page_url
+    _require_secure_url(status_url, "STATUS_PAGE_URL")
+    receivers: list[Receiver] = []
+    if settings.pagerduty_routing_key and settings.pagerduty_routing_key.get_secret_value():
+        _require_secure_url(settings.pagerduty_events_url, "PAGERDUTY_EVENTS_URL")
+        receivers.append(
+            PagerDutyReceiver(
+                settings.pagerduty_routing_key.get_secret_value(),
+                status_url=status_url,
+                url=settings.pagerduty_events_url,
+            )
+        )
+    teams_url = _secret(settings.teams_workflow_url)
+    if teams_url:
+        _require_secure_url(teams_url, "TEAMS_WORKFLOW_URL")
+        receivers.append(TeamsReceiver(teams_url, status_url=status_url))
+    slack_url = _secret(settings.slack_webhook_url)
+    if slack_url:
+        _require_secure_url(slack_url, "SLACK_WEBHOOK_URL")
+        pacer = Pacer(settings.slack_min_interval_seconds)
+        receivers.append(SlackReceiver(slack_url, status_url=status_url, pacer=pacer))
+    if settings.alertmanager_webhook_url:
+        _require_secure_url(settings.alertmanager_webhook_url, "ALERTMANAGER_WEBHOOK_URL")
+        receivers.append(
+            AlertmanagerReceiver(
+                settings.alertmanager_webhook_url,
+                receiver=settings.alertmanager_receiver,
+                status_url=status_url,
+                bearer_token=_secret(settings.alertmanager_webhook_token) or None,
+            )
+        )
+    return receivers
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 # --- state -----------------------------------------------------------------------------

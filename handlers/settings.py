@@ -76,6 +76,26 @@ class Settings(BaseSettings):
     sink_max_attempts: int = Field(default=4, ge=1, le=10)
     sink_retry_budget_seconds: float = Field(default=20.0, gt=0, le=25.0)
 
+    # --- on-call receivers and the status page -----------------------------------------
+    status_page_url: str = Field(
+        default="http://127.0.0.1:7071/api/status",
+        description="The status page's public address, linked from every notification.",
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="Events API v2 integration key of a PagerDuty service."
+    )
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    teams_workflow_url: SecretStr | None = Field(
+        default=None, description="Teams Workflows webhook URL (it carries its signature)."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL (it carries its token)."
+    )
+    slack_min_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    alertmanager_webhook_url: str = ""
+    alertmanager_webhook_token: SecretStr | None = None
+    alertmanager_receiver: str = "acs-triage"
+
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
     dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)

@@ -34,6 +34,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
+    "oncall": frozenset({"handlers.alerting.delivery", "handlers.settings"}),
     "pipeline": frozenset(
         {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
     ),
@@ -45,6 +46,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.oncall",
             "catalog",
         }
     ),
@@ -57,6 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.state",
             "handlers.pipeline",
             "handlers.runtime",
+            "handlers.oncall",
             "catalog",
         }
     ),
