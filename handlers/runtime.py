@@ -28,6 +28,7 @@ from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
 from handlers.oncall.receivers import Receiver
 from handlers.oncall.slack import Pacer, SlackReceiver
+from handlers.oncall.status import StatusSource
 from handlers.oncall.teams import TeamsReceiver
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, SettingsError, load_settings
@@ -46,6 +47,8 @@ class Runtime:
     authenticator: CallbackAuthenticator
     # Where notifications go besides the alert sinks; served by the notification flusher.
     receivers: tuple[Receiver, ...] = ()
+    # What the status page shows and where its silences go: the notification state.
+    status_source: StatusSource | None = None
 
     @classmethod
     def build(
@@ -54,6 +57,7 @@ class Runtime:
         *,
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        status_source: StatusSource | None = None,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -75,6 +79,7 @@ class Runtime:
             pipeline,
             CallbackAuthenticator.from_settings(settings),
             tuple(build_receivers(settings)),
+            status_source,
         )
 
 

@@ -1,10 +1,10 @@
-"""Phone numbers never leave an event unmasked; everything else is left alone."""
+"""Phone numbers and e-mail addresses never leave unmasked; everything else is left alone."""
 
 from __future__ import annotations
 
 import pytest
 
-from handlers.masking import mask_phone, mask_phones_in
+from handlers.masking import mask_emails_in, mask_phone, mask_phones_in
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,18 @@ def test_a_phone_number_keeps_its_plus_and_last_four_digits(number: str, masked:
 )
 def test_phone_numbers_inside_text_are_masked_and_ids_are_not(text: str, masked: str) -> None:
     assert mask_phones_in(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("jane.doe@contoso.com", "j***@contoso.com"),
+        ("ask jane.doe@contoso.com or bob+oncall@ops.example.org", "ask j***@contoso.com or "
+         "b***@ops.example.org"),
+        ("no address here, just @mentions and a.b", "no address here, just @mentions and a.b"),
+    ],
+)
+def test_email_addresses_inside_text_keep_their_first_letter_and_domain(
+    text: str, masked: str
+) -> None:
+    assert mask_emails_in(text) == masked

@@ -264,12 +264,15 @@ def test_the_pacer_spaces_sends_a_second_apart_by_default_and_honours_retry_afte
         now[0] += seconds
 
     pacer = Pacer(clock=lambda: now[0], sleep=sleep)
-    pacer.wait_turn()
-    pacer.wait_turn()
+    with pacer.turn():
+        now[0] += 0.2  # the first send takes 0.2 s: the next may start 1 s after its answer
+    with pacer.turn():
+        pass
     now[0] += 0.4
-    pacer.wait_turn()
-    pacer.hold_for(30)
-    pacer.wait_turn()
+    with pacer.turn():
+        pacer.hold_for(30)  # answered 429, Retry-After: 30
+    with pacer.turn():
+        pass
     assert slept == [1.0, 0.6, 30.0]
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from handlers.alerting.delivery import SinkError
@@ -91,7 +92,9 @@ def slack_message(notification: NotificationView, *, status_url: str) -> dict[st
 
 
 class Pacer:
-    """At most one message per ``min_interval`` seconds, and none before a 429's Retry-After."""
+    """One message at a time per channel, the next at least ``min_interval`` seconds after the
+    previous one was answered (so arrivals, not just departures, are spaced), and none before
+    a 429's Retry-After."""
 
     def __init__(
         self,
@@ -106,18 +109,21 @@ class Pacer:
         self._lock = threading.Lock()
         self._next_at = float("-inf")
 
-    def wait_turn(self) -> None:
-        """Block until this caller may send, and book the next slot."""
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for this channel's next slot, send inside the block, book the slot after."""
         with self._lock:
             delay = self._next_at - self._clock()
             if delay > 0:
                 self._sleep(delay)
-            self._next_at = self._clock() + self._min_interval
+            try:
+                yield
+            finally:
+                self._next_at = max(self._next_at, self._clock() + self._min_interval)
 
     def hold_for(self, seconds: float) -> None:
-        """Slack said 429: no message before ``seconds`` from now."""
-        with self._lock:
-            self._next_at = max(self._next_at, self._clock() + seconds)
+        """Slack said 429: no message before ``seconds`` from now (called inside a turn)."""
+        self._next_at = max(self._next_at, self._clock() + seconds)
 
 
 class SlackReceiver:
@@ -132,13 +138,14 @@ class SlackReceiver:
         self.timeout_seconds = self._poster.timeout_seconds
 
     def send(self, notification: NotificationView) -> None:
-        self._pacer.wait_turn()
-        try:
-            self._poster.post(slack_message(notification, status_url=self._status_url))
-        except SinkError as error:
-            if error.retry_after is not None:
-                self._pacer.hold_for(error.retry_after)
-            raise
+        message = slack_message(notification, status_url=self._status_url)
+        with self._pacer.turn():
+            try:
+                self._poster.post(message)
+            except SinkError as error:
+                if error.retry_after is not None:
+                    self._pacer.hold_for(error.retry_after)
+                raise
 
     def __repr__(self) -> str:
         return "SlackReceiver(webhook_url=**********)"
