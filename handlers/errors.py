@@ -7,6 +7,8 @@ caller, so it never carries a secret, a token, a phone number or an e-mail addre
 
 from __future__ import annotations
 
+from handlers.masking import mask_phones_in
+
 
 class TriageError(Exception):
     """A request acs-triage refuses, or cannot serve right now.
@@ -15,6 +17,9 @@ class TriageError(Exception):
     """
 
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        # Some details quote the input (a number out of range): masked here, once for every
+        # reader (the problem answer, the log line, the CLI).
+        detail = mask_phones_in(detail)
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after
@@ -62,6 +67,14 @@ RETRY_AFTER_SECONDS = 30
 
 class SigningKeysUnavailable(TriageError):
     """The callback signing keys could not be fetched: we cannot tell good tokens from bad."""
+
+
+class KeyIdNotYetKnown(SigningKeysUnavailable):
+    """A token names a key id missing from the cached keys, which may not be fetched again yet.
+
+    It may be a key published since the last fetch, so the caller is told to come back (a 401
+    would lose a good callback: senders do not retry it).
+    """
 
 
 class StateUnavailable(TriageError):

@@ -1,12 +1,14 @@
 """Structured log lines: an event name plus key/values, one JSON object per line.
 
-Log lines carry ids, codes and counts only: never a body, a phone number or a secret.
+Log lines carry ids, codes and counts only: never a body, a phone number or a secret. They are
+strict JSON like everything else that leaves: a non-finite number is written as null.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 logger = logging.getLogger("acs_triage")
@@ -14,4 +16,26 @@ logger = logging.getLogger("acs_triage")
 
 def log_event(name: str, *, level: int = logging.INFO, **fields: Any) -> None:
     if logger.isEnabledFor(level):
-        logger.log(level, json.dumps({"event": name, **fields}, default=str, ensure_ascii=False))
+        logger.log(level, json_line({"event": name, **fields}))
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """``record`` as one line of strict JSON (a line never fails to be written)."""
+    try:
+        return _strict(record)
+    except ValueError:  # a non-finite number somewhere: rare, so only then walk the record
+        return _strict(_finite(record))
+
+
+def _strict(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

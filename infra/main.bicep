@@ -316,6 +316,8 @@ output EVENT_SYSTEM_TOPIC_ID string = systemTopic.outputs.id
 output EVENT_SUBSCRIPTION_NAME string = eventSubscriptionName
 output DEAD_LETTER_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output DEAD_LETTER_CONTAINER_NAME string = storage.outputs.deadLetterContainerName
-// `python -m handlers deadletter` reads the dead letters from here.
+// `python -m handlers deadletter` reads the dead letters from here, and replays them with the
+// app's dedupe table (infra/README.md, "Dead letters").
+output DEDUPE_TABLE_SERVICE_URI string = storage.outputs.tableEndpoint
 output DEAD_LETTER_CONTAINER_URL string = '${storage.outputs.blobEndpoint}${deadLetterContainerName}'
 output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.properties.clientId

@@ -91,7 +91,7 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     }
     // Dead letters are written with the system topic's own identity (Storage Blob Data
-    // Contributor on the container, granted in modules/acsevents.bicep): no storage keys.
+    // Contributor on the container, granted in modules/storage.bicep): no storage keys.
     deadLetterWithResourceIdentity: {
       identity: {
         type: 'SystemAssigned'

@@ -8,6 +8,7 @@ it is handled, and the destinations that already had the alert do not get it aga
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.azurite
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLE = "acstriageclaims"
-WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdHM="
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes....").decode()
 MAX_REDELIVERIES = 40  # Event Grid retries for a day; here a bounded loop stands in for it
 
 

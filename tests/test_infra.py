@@ -434,13 +434,29 @@ def test_dedupe_table_setting_names_the_table_the_storage_module_creates() -> No
     assert _text(_property(_body(table), "name")) == "dedupeTableName"
 
 
-def test_literal_azure_settings_pass_the_apps_own_validation() -> None:
+# What the Bicep's expressions give in Azure, in the shape they give it: the literal settings
+# are checked together with these, the way the app sees them at cold start.
+EXPRESSION_STAND_INS = {
+    "CALLBACK_AUDIENCE": "00000000-1111-2222-3333-444444444444",
+    "ALERT_TOPIC_ENDPOINT": "https://alerts.swedencentral-1.eventgrid.azure.net/api/events",
+    "DEDUPE_TABLE_SERVICE_URI": "https://stacstriage.table.core.windows.net/",
+}
+
+
+def test_literal_azure_settings_start_the_app() -> None:
+    from handlers.runtime import Runtime
+
     app_names = set(setting_names())
     literals = {
         name.lower(): value for name, value in _app_setting_literals().items() if name in app_names
     }
     assert len(literals) >= 10, literals
-    load_settings(**literals)
+    stand_ins = {
+        name.lower(): value for name, value in EXPRESSION_STAND_INS.items() if name.lower()
+        not in literals
+    }
+    runtime = Runtime.build(load_settings(**literals, **stand_ins))  # raises on any bad value
+    assert runtime.authenticator.required
 
 
 # --- parameters, outputs, azd ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from handlers.oncall.slack import Pacer, slack_message
 from handlers.oncall.teams import adaptive_card
 from handlers.oncall.views import GroupView, NotificationView
 from handlers.runtime import build_receivers
-from handlers.settings import load_settings
+from handlers.settings import SettingsError, load_settings
 from tests.capture_server import CapturedRequest, CaptureServer, Reply
 from tests.oncall_receivers import (
     ALERTMANAGER_TOKEN,
@@ -65,7 +65,10 @@ def settings_for(kind: str, server: CaptureServer, **wrong: str) -> dict[str, An
 
 
 def receiver_for(kind: str, server: CaptureServer, **wrong: str) -> Receiver:
-    settings = load_settings(status_page_url=STATUS_URL, **settings_for(kind, server, **wrong))
+    settings = load_settings(
+        status_page_url=STATUS_URL, callback_jwt_required=False,
+        **settings_for(kind, server, **wrong),
+    )
     (receiver,) = build_receivers(settings)
     assert receiver.name == kind
     return receiver
@@ -160,7 +163,8 @@ def test_a_failing_receiver_raises_a_retryable_error_and_the_retry_sends_the_sam
 
 def test_a_receiver_that_does_not_answer_raises_a_retryable_error(caplog: Any) -> None:
     settings = load_settings(
-        pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url="http://127.0.0.1:9/v2/enqueue"
+        pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url="http://127.0.0.1:9/v2/enqueue",
+        callback_jwt_required=False,
     )
     (receiver,) = build_receivers(settings)
     with caplog.at_level(logging.DEBUG), pytest.raises(SinkError) as raised:
@@ -245,7 +249,8 @@ def test_the_card_says_status_counts_times_advice_examples_and_the_silence_comma
 
 def test_a_burst_to_slack_is_paced_one_message_per_interval() -> None:
     with receiver_server("slack") as server:
-        paced_settings = {**settings_for("slack", server), "slack_min_interval_seconds": 0.25}
+        paced_settings = {**settings_for("slack", server), "slack_min_interval_seconds": 0.25,
+                          "callback_jwt_required": False}
         (receiver,) = build_receivers(load_settings(**paced_settings))
         for notification in storm_notifications():
             receiver.send(notification)
@@ -318,3 +323,26 @@ def test_alertmanager_payload_carries_the_group_and_its_labels() -> None:
     assert ended["alerts"][0]["endsAt"].startswith("2026-11-21T03:23:00")
     assert alert["generatorURL"] == f"{STATUS_URL}#grp-sms-5000"
     assert alert["annotations"]["description"].startswith("Message failed to deliver.")
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def test_a_receiver_url_is_checked_at_start_and_never_quoted() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            callback_jwt_required=False,
+            slack_webhook_url="http://hooks.slack.com/services/T0/B0/tokentokentoken",
+        )
+    assert "SLACK_WEBHOOK_URL" in str(raised.value)
+    assert "tokentokentoken" not in str(raised.value)
+
+
+def test_an_empty_secret_configures_no_receiver() -> None:
+    settings = load_settings(
+        callback_jwt_required=False, pagerduty_routing_key="  ", teams_workflow_url="",
+        slack_webhook_url="", alertmanager_webhook_url="",
+    )
+    assert build_receivers(settings) == []
+    configured = load_settings(callback_jwt_required=False, pagerduty_routing_key=ROUTING_KEY)
+    assert ROUTING_KEY not in repr(configured) and ROUTING_KEY not in str(configured)

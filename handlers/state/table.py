@@ -15,6 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from handlers.deadlines import (
+    DeadlinePassed,
+    call_deadline,
+    cut_off_at,
+    deadline_transport,
+    in_this_context,
+)
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
 from handlers.state.store import Claim, new_claim_token
@@ -40,6 +47,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 2,
     "read_timeout": 5,
 }
+# Wall time for one store call, retry included, whatever the service does (and never past the
+# delivery's own deadline).
+STORE_CALL_SECONDS = 6.0
 
 
 def partition_key(key: str) -> str:
@@ -124,7 +134,9 @@ class TableDedupeStore:
         """Account key auth, for Azurite and local runs."""
         from azure.data.tables import TableServiceClient
 
-        service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
+        service = TableServiceClient.from_connection_string(
+            connection_string, transport=deadline_transport(), **CLIENT_OPTIONS
+        )
         return cls(service, table_name, window=window, **options)
 
     @classmethod
@@ -142,7 +154,12 @@ class TableDedupeStore:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
-        service = TableServiceClient(endpoint=service_uri, credential=credential, **CLIENT_OPTIONS)
+        service = TableServiceClient(
+            endpoint=service_uri,
+            credential=credential,
+            transport=deadline_transport(),
+            **CLIENT_OPTIONS,
+        )
         return cls(service, table_name, window=window, **options)
 
     # --- the protocol ----------------------------------------------------------------------
@@ -387,15 +404,21 @@ class TableDedupeStore:
                     raise
                 self._service.create_table_if_not_exists(self._table_name)
                 return self._map(work, items, **kwargs)
+        except DeadlinePassed:
+            raise StateUnavailable("the dedupe table did not answer in time") from None
         except AzureError as error:
             status = getattr(error, "status_code", None)
             detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
             raise StateUnavailable(f"the dedupe table is unavailable ({detail})") from None
 
     def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
+        def call(item: Any) -> R:
+            with cut_off_at(call_deadline(STORE_CALL_SECONDS)):
+                return work(item, **kwargs)
+
         if len(items) <= 1:
-            return [work(item, **kwargs) for item in items]
-        return list(self._pool.map(lambda item: work(item, **kwargs), items))
+            return [call(item) for item in items]
+        return list(self._pool.map(in_this_context(call), items))
 
     def _maybe_purge(self) -> None:
         if self._purge_interval is None:
