@@ -120,3 +120,14 @@ def _library_spans() -> Callable[[str], Iterable[tuple[int, int]]]:
             yield found.start, found.end
 
     return spans
+
+
+# local@domain: the local part is the person; the domain stays, it tells tenants apart.
+_EMAIL_IN_TEXT = re.compile(
+    r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b"
+)
+
+
+def mask_emails_in(text: str) -> str:
+    """Mask every e-mail address in free text: ``jane.doe@contoso.com`` → ``j***@contoso.com``."""
+    return _EMAIL_IN_TEXT.sub(r"\1***@\2", text)
