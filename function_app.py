@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from handlers import webhook
-from handlers.codes import handle_codes
-from handlers.http import Headers, Request, Response
+from handlers.http import routes as webhook
+from handlers.http.codes import handle_codes
+from handlers.http.messages import Headers, Request, Response
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 webhook.prepare()

@@ -1,5 +1,5 @@
-"""``python -m handlers``: see handlers/cli.py."""
+"""``python -m handlers``: see handlers/tools/cli.py."""
 
-from handlers.cli import main
+from handlers.tools.cli import main
 
 raise SystemExit(main())

@@ -1,20 +1,31 @@
-"""The per-process runtime: settings, catalog, pipeline, authenticator; built once at cold start."""
+"""The composition root: every part of the app built from the settings, once per process.
+
+This is the one module that knows which concrete store, destinations and authenticator the
+settings choose; everything else receives them.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from catalog import get_catalog
 from catalog.models import Domain
-from handlers.alerts import AlertPolicy
-from handlers.callback_auth import CallbackAuthenticator
-from handlers.dedupe import DedupeStore, build_dedupe_store
-from handlers.events import EventReader
+from handlers.alerting.delivery import AlertSink
+from handlers.alerting.file_sink import FileSink
+from handlers.alerting.policy import AlertPolicy
+from handlers.alerting.topic_sink import EventGridTopicSink
+from handlers.alerting.webhook_sink import WebhookSink
+from handlers.events.router import EventReader
+from handlers.fast.reading import FastReader
+from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
-from handlers.sinks import AlertSink, build_sinks
+from handlers.state.memory import MemoryDedupeStore
+from handlers.state.store import DedupeStore
+from handlers.state.table import TableDedupeStore
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
+    fast: FastReader | None = None  # None: every body is read by the careful path
 
     @classmethod
     def build(
@@ -30,6 +42,7 @@ class Runtime:
         *,
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        fast_path: bool = True,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -46,7 +59,12 @@ class Runtime:
             sink_max_attempts=settings.sink_max_attempts,
             sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
-        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings))
+        return cls(
+            settings,
+            pipeline,
+            CallbackAuthenticator.from_settings(settings),
+            FastReader(pipeline.reader) if fast_path else None,
+        )
 
 
 _lock = threading.Lock()
@@ -68,3 +86,48 @@ def reset_runtime(runtime: Runtime | None = None) -> None:
     global _runtime  # noqa: PLW0603
     with _lock:
         _runtime = runtime
+
+
+# --- destinations ----------------------------------------------------------------------
+# The settings model has checked every value these factories read: they only build.
+
+
+def build_sinks(settings: Settings) -> list[AlertSink]:
+    """Every sink the settings configure (none, one, or several at once)."""
+    sinks: list[AlertSink] = []
+    if settings.alert_file is not None:
+        sinks.append(FileSink(settings.alert_file))
+    if settings.alert_webhook_url and settings.alert_webhook_secret is not None:
+        secret = settings.alert_webhook_secret.get_secret_value()
+        sinks.append(WebhookSink(settings.alert_webhook_url, secret))
+    if settings.alert_topic_endpoint:
+        key = settings.alert_topic_key.get_secret_value() if settings.alert_topic_key else None
+        sinks.append(
+            EventGridTopicSink(
+                settings.alert_topic_endpoint,
+                key=key or None,
+                client_id=settings.azure_client_id or None,
+            )
+        )
+    return sinks
+
+
+# --- state -----------------------------------------------------------------------------
+
+
+def build_dedupe_store(settings: Settings) -> DedupeStore:
+    """Memory by default; the Azure table when DEDUPE_STORE is 'table'."""
+    window = timedelta(hours=settings.dedupe_window_hours)
+    if settings.dedupe_store == "memory":
+        return MemoryDedupeStore(window)
+    table_name = settings.dedupe_table_name
+    if settings.dedupe_table_connection_string is not None:
+        return TableDedupeStore.from_connection_string(
+            settings.dedupe_table_connection_string.get_secret_value(), table_name, window=window
+        )
+    return TableDedupeStore.from_service_uri(
+        settings.dedupe_table_service_uri,
+        table_name,
+        window=window,
+        client_id=settings.azure_client_id or None,
+    )

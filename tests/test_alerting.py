@@ -16,10 +16,13 @@ from standardwebhooks import Webhook
 
 from catalog import get_catalog
 from catalog.models import Category, Domain
-from handlers.alerts import ALERT_TYPE, Alert, AlertPolicy, alert_id_for
-from handlers.envelope import parse_events
-from handlers.events import EventReader
-from handlers.sinks import FileSink, SinkError, WebhookSink
+from handlers.alerting.alert import ALERT_TYPE, Alert, alert_id_for
+from handlers.alerting.delivery import SinkError
+from handlers.alerting.file_sink import FileSink
+from handlers.alerting.policy import AlertPolicy
+from handlers.alerting.webhook_sink import WebhookSink
+from handlers.events.router import EventReader
+from handlers.inbound.envelope import parse_events
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory, read_alerts
 from tests.events import call_result, sms_report
@@ -143,7 +146,7 @@ def test_alert_ids_are_the_same_in_any_process(make_runtime: RuntimeFactory) -> 
         [
             sys.executable,
             "-c",
-            "import sys; from handlers.alerts import alert_id_for; "
+            "import sys; from handlers.alerting.alert import alert_id_for; "
             "print(alert_id_for(sys.argv[1]))",
             key,
         ],

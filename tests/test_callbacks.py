@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from handlers.http import PROBLEM_JSON
+from handlers.http.messages import PROBLEM_JSON
 from tests.conftest import LocalHost, RuntimeFactory
 from tests.events import call_result
 from tests.jwks import JwksServer, RsaKeyPair, make_rsa_key, mint_token

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from catalog import get_catalog
-from handlers.codes import handle_codes
-from handlers.http import JSON, PROBLEM_JSON, PROBLEM_TYPE_BASE, Request, Response
+from handlers.http.codes import handle_codes
+from handlers.http.messages import JSON, PROBLEM_JSON, PROBLEM_TYPE_BASE, Request, Response
 
 
 def get(**params: str) -> Response:

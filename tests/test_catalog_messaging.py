@@ -10,8 +10,8 @@ import pytest
 from catalog import get_catalog
 from catalog.lookup import Catalog
 from catalog.models import ALL_TABLE_IDS, Category, Domain
-from handlers.codes import handle_codes
-from handlers.http import Request
+from handlers.http.codes import handle_codes
+from handlers.http.messages import Request
 from tests.test_catalog_cli import explained, run
 
 EMAIL, WHATSAPP = Domain.EMAIL_DELIVERY, Domain.ADVANCED_MESSAGING

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from handlers.envelope import decode_body, parse_events, read_envelope
-from handlers.http import BadRequest
+from handlers.errors import MalformedDelivery as BadRequest
+from handlers.inbound.envelope import decode_body, parse_events, read_envelope
 
 
 @pytest.mark.parametrize(

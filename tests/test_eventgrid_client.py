@@ -64,7 +64,7 @@ def test_the_sdk_client_sees_a_failure_when_an_alert_destination_is_down(
 ) -> None:
     from azure.core.exceptions import HttpResponseError
 
-    from handlers.sinks import WebhookSink
+    from handlers.alerting.webhook_sink import WebhookSink
     from tests.capture_server import CaptureServer
 
     with CaptureServer() as hook:

@@ -10,7 +10,7 @@ from pathlib import Path
 import azure.functions as func
 
 from function_app import app
-from handlers.localhost import registered_functions
+from handlers.tools.localhost import registered_functions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_cold_start_builds_the_runtime_without_the_alert_clients() -> None:
 def test_a_bad_setting_at_cold_start_is_logged_with_its_variable_and_answered_by_health() -> None:
     code = (
         "import logging, sys; logging.basicConfig(stream=sys.stderr); import function_app; "
-        "from handlers.http import Request; from handlers.webhook import health; "
+        "from handlers.http.messages import Request; from handlers.http.routes import health; "
         "print(health(Request('GET')).status)"
     )
     env = {"PATH": "/usr/bin:/bin", "MAX_BODY_BYTES": "lots"}

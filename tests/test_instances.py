@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from handlers.dedupe import TableDedupeStore
-from handlers.envelope import parse_events
-from handlers.pipeline import DuplicateStoreFailed
-from handlers.sinks import FileSink
+from handlers.alerting.file_sink import FileSink
+from handlers.errors import StateUnavailable as DuplicateStoreFailed
+from handlers.http.problems import problem_answer
+from handlers.inbound.envelope import parse_events
+from handlers.state.table import TableDedupeStore
 from tests.azurite import Azurite, azurite_fixture, free_port
 from tests.conftest import RuntimeFactory, read_alerts
 from tests.events import call_result, sms_report
@@ -60,7 +61,7 @@ def test_a_dedupe_store_that_is_down_turns_the_delivery_into_503(
     runtime = make_runtime(sinks=[FileSink(alert_file)], dedupe=store)
     with pytest.raises(DuplicateStoreFailed) as refused:
         runtime.pipeline.run(parse_events(BATCH), way_in="test")
-    response = refused.value.to_response()
+    response = problem_answer(refused.value)
     assert response.status == 503 and "Retry-After" in response.headers
     assert b"AccountKey" not in response.body
     assert read_alerts(alert_file) == []

@@ -26,11 +26,12 @@ from bench.workload import Workload
 from catalog import get_catalog
 from catalog.loader import load_catalog
 from catalog.models import Domain
-from handlers import webhook
-from handlers.envelope import decode_body, parse_events
-from handlers.http import PROBLEM_JSON, BadRequest, Headers, Request, Response
+from handlers.alerting.webhook_sink import WebhookSink
+from handlers.errors import MalformedDelivery as BadRequest
+from handlers.http import routes as webhook
+from handlers.http.messages import PROBLEM_JSON, Headers, Request, Response
+from handlers.inbound.envelope import decode_body, parse_events
 from handlers.runtime import Runtime
-from handlers.sinks import WebhookSink
 from tests.capture_server import CaptureServer, Reply
 from tests.conftest import SAMPLES, LocalHost, RuntimeFactory
 from tests.events import call_result, sms_report

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from catalog.models import Domain
-from handlers.envelope import read_envelope
-from handlers.outcome import CodeOrigin
-from handlers.sms import handle_sms_delivery_report
+from handlers.events.outcome import CodeOrigin
+from handlers.events.sms import handle_sms_delivery_report
+from handlers.inbound.envelope import read_envelope
 
 KNOWN = {2000, 4000, 4001, 4007, 5000, 5001, 5002, 9999}
 

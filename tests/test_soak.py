@@ -1,6 +1,7 @@
 """A soak: 100,000 events through the local host on loopback, memory flat, the dedupe store bounded.
 
-It runs with the rest of the suite (about 13 s on two cores); ``-m "not soak"`` leaves it out.
+It stays out of the everyday run (about 13 s on two cores): ``make soak`` runs it, and so does CI
+(``.ci/run`` runs ``make test`` then ``make soak``).
 Deliveries of 250 events, in both schemas, of the benchmark's realistic mix.
 """
 
@@ -13,10 +14,10 @@ import pytest
 
 from bench.stats import current_rss_mb
 from bench.workload import Schema, Workload
-from handlers.dedupe import MemoryDedupeStore
+from handlers.alerting.file_sink import FileSink
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings
-from handlers.sinks import FileSink
+from handlers.state.memory import MemoryDedupeStore
 from tests.conftest import LocalHost, read_alerts
 
 EVENTS = 100_000

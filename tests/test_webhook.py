@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from handlers.http import PROBLEM_JSON
+import handlers
+from handlers.http.messages import PROBLEM_JSON
 from tests.conftest import LocalHost, RuntimeFactory
 from tests.events import ACS_TOPIC, as_cloudevent, call_result, sms_report, validation_event
 
@@ -263,14 +264,12 @@ def test_a_method_the_route_does_not_take_is_refused(
     assert response.headers["Allow"] == "POST, OPTIONS"
 
 
-def test_health_is_anonymous_and_says_version_and_readiness(
+def test_health_is_anonymous_and_says_status_and_version_only(
     make_runtime: RuntimeFactory, local_host: LocalHost
 ) -> None:
     make_runtime()
     health = local_host.request("GET", "health").json()
-    assert health["status"] == "ready"
-    assert health["version"]
-    assert health["catalog_entries"] > 300
+    assert health == {"status": "ready", "version": handlers.__version__}
 
 
 def test_health_is_not_ready_when_settings_are_bad(

@@ -1,0 +1,213 @@
+"""The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure.
+
+Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.models import Match
+from handlers.alerting.cloudevent import CloudEvent
+from handlers.events.outcome import Outcome
+
+ALERT_TYPE = "acs-triage.alert.v1"
+AlertKind = Literal["error", "unknown-code", "invalid-event"]
+
+
+class SourceEvent(BaseModel):
+    """The event the alert is about, as it came (its subject masked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    source: str | None
+    subject: str | None
+    time: str | None
+    index: int = 0
+
+
+class CatalogRef(BaseModel):
+    """The catalog entry that explained the code, the rule that found it, and its document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match: str
+    source: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    category_source: str | None = None
+    doc: str | None = None
+    line: int | None = None
+    url: str | None = None
+    advice_from: str | None = None
+
+
+class UnreadableEvent(BaseModel):
+    """One event of a delivery that could not be read, as an invalid-event alert lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    index: int
+    reason: str | None
+
+
+class UnreadableEvents(BaseModel):
+    """All the unreadable events of one delivery: counted, the first few listed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    events: list[UnreadableEvent]
+    omitted: int
+
+
+class AlertData(BaseModel):
+    """What an alert says: why it was raised, what the code means, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AlertKind
+    code: int | None = None
+    subcode: int | None = None
+    category: str | None = None
+    message: str | None = None
+    advice: str | None = None
+    reason: str | None = None
+    catalog: CatalogRef | None = None
+    event: SourceEvent
+    # What the event's family adds (call connection, correlation ids; SMS message id, delivery
+    # status, failed segments), masked by the event's handler; and where the code was found.
+    context: dict[str, Any] = {}
+    # Only on an invalid-event alert that stands for several unreadable events.
+    invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Alert(CloudEvent[AlertData]):
+    """One alert. ``id`` is derived from the source event, so a redelivery yields the same id."""
+
+    type: str = ALERT_TYPE
+
+    @property
+    def kind(self) -> AlertKind:
+        return self.data.kind
+
+
+ALERT_NAMESPACE = uuid.UUID("5b1f3c2e-8a4d-4f61-9c1e-acd5a1e47a11")
+
+
+def alert_id_for(event_key: str) -> str:
+    """The alert id of an event: the same event yields the same id in any process, any time."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, event_key))
+
+
+def build_alert(
+    outcome: Outcome, match: Match | None, kind: AlertKind, *, event_key: str, source: str
+) -> Alert:
+    """The alert for one event; everything in it is already masked by the event's handler."""
+    data = AlertData(
+        kind=kind,
+        code=outcome.code,
+        subcode=outcome.subcode,
+        category=match.category.value if match and match.category else None,
+        message=outcome.message,
+        advice=match.advice if match else None,
+        reason=outcome.reason or _reason(kind, outcome, match),
+        catalog=_catalog_ref(match),
+        event=SourceEvent(
+            id=outcome.event_id,
+            type=outcome.event_type,
+            source=outcome.source,
+            subject=outcome.subject,
+            time=outcome.time,
+            index=outcome.index,
+        ),
+        context={**outcome.context, "codeOrigin": outcome.code_origin},
+    )
+    return Alert(
+        id=alert_id_for(event_key),
+        source=source,
+        subject=outcome.subject,
+        time=outcome.time,
+        data=data,
+    )
+
+
+# The ids an invalid-event alert lists; the rest are counted. A delivery can hold 5,000 events.
+MAX_LISTED_INVALID_EVENTS = 20
+
+
+def build_invalid_events_alert(
+    outcomes: Sequence[Outcome], *, event_keys: Sequence[str], source: str
+) -> Alert:
+    """One ``invalid-event`` alert for all the unreadable events of one delivery.
+
+    It counts them and lists the first :data:`MAX_LISTED_INVALID_EVENTS` (id, type, index,
+    reason); a body of thousands of broken events raises one alert, not thousands. Alone, an
+    unreadable event keeps the alert (and the id) it would have on its own; several share an id
+    derived from all their keys, the same again when the delivery is redelivered.
+    """
+    first = build_alert(outcomes[0], None, "invalid-event", event_key=event_keys[0], source=source)
+    if len(outcomes) == 1:
+        return first
+    listed = [
+        UnreadableEvent(id=o.event_id, type=o.event_type, index=o.index, reason=o.reason)
+        for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
+    ]
+    data = first.data.model_copy(
+        update={
+            "reason": f"{len(outcomes)} events of one delivery could not be read; the first: "
+            f"{first.data.reason}",
+            "invalid": UnreadableEvents(
+                count=len(outcomes),
+                events=listed,
+                omitted=max(0, len(outcomes) - MAX_LISTED_INVALID_EVENTS),
+            ),
+        }
+    )
+    return Alert(
+        id=alert_id_for("invalid-events:" + "\n".join(sorted(event_keys))),
+        source=source,
+        subject=first.subject,
+        time=first.time,
+        data=data,
+    )
+
+
+def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
+    if kind == "unknown-code" and outcome.code is None:
+        return "the event reports a failure but carries no code"
+    if kind == "unknown-code" and match is not None and match.rule != "none":
+        return f"the event reports a failure but its code {outcome.code} means success"
+    if kind == "unknown-code":
+        return "the catalog does not know this code"
+    category = match.category.value if match and match.category else "listed"
+    return f"category {category} alerts"
+
+
+def _catalog_ref(match: Match | None) -> CatalogRef | None:
+    if match is None:
+        return None
+    entry = match.entry
+    if entry is None:
+        return CatalogRef(match=match.rule, message=match.message, advice_from=match.advice_from)
+    return CatalogRef(
+        match=match.rule,
+        source=entry.source,
+        code=entry.code,
+        subcode=entry.subcode,
+        message=match.message,
+        category_source=entry.category_source,
+        doc=entry.doc,
+        line=entry.line,
+        url=entry.url,
+        advice_from=match.advice_from,
+    )

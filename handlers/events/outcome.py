@@ -1,0 +1,106 @@
+"""What an event handler concludes about one event, before the catalog is consulted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from catalog.models import Domain
+from handlers.inbound.envelope import Envelope
+from handlers.masking import mask_phones_in
+
+HandlerStatus = Literal["ok", "ignored", "invalid"]
+
+
+class CodeOrigin(StrEnum):
+    """Where in the event the code was found; alerts and replay show it."""
+
+    DELIVERY_STATUS_DETAILS = "deliveryStatusDetails"
+    DELIVERY_STATUS_TEXT = "deliveryStatusDetails:text"
+    DELIVERY_STATUS = "deliveryStatus"
+    RESULT_INFORMATION = "resultInformation"
+    REASON = "reason"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A handler's verdict on one event.
+
+    ``status`` is ``invalid`` when the event could not be read (``reason`` says why);
+    ``ignored`` for event types acs-triage does not triage; otherwise ``ok``, with the
+    code and subcode (either may be None) that the catalog will explain.
+    """
+
+    index: int
+    event_id: str | None
+    event_type: str | None
+    status: HandlerStatus
+    domain: Domain | None = None
+    code: int | None = None
+    subcode: int | None = None
+    code_origin: CodeOrigin | None = None
+    # True when the event itself reports a failure even if no code says so
+    # (an SMS report with status Failed or failed segments).
+    failed: bool = False
+    message: str | None = None
+    reason: str | None = None
+    subject: str | None = None
+    time: str | None = None
+    source: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Outcome:
+    """An Outcome carrying the envelope's identity, with the given verdict and fields."""
+    return Outcome(
+        index=envelope.index,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        status=status,
+        # Subjects such as '/phonenumber/15555555555' name a person: masked for every outcome.
+        subject=mask_phones_in(envelope.subject) if envelope.subject else None,
+        time=envelope.time,
+        source=envelope.source,
+        **fields,
+    )
+
+
+def invalid(envelope: Envelope, reason: str) -> Outcome:
+    return outcome_for(envelope, "invalid", reason=reason)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_data(envelope: Envelope, model: type[ModelT]) -> ModelT | Outcome:
+    """The event's ``data`` validated as ``model``, or an invalid Outcome that says why.
+
+    The handlers' data models defer their schemas (``defer_build``) to their first validation:
+    ordinary events are read without them, so a cold start does not build them.
+    """
+    if not isinstance(envelope.data, dict):
+        return invalid(envelope, f"data is a {type(envelope.data).__name__}, expected an object")
+    try:
+        return model.model_validate(envelope.data)
+    except ValidationError as error:
+        return invalid(envelope, validation_reason(error))
+
+
+def validation_reason(error: ValidationError, prefix: str = "data") -> str:
+    """A short, secret-free account of what was wrong with an event's data (no input values)."""
+    parts = []
+    for issue in error.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(part) for part in (prefix, *issue["loc"]))
+        parts.append(f"{where}: {issue['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def lower_keys(value: Any) -> Any:
+    """The same dict with its keys lower-cased, one level deep."""
+    if isinstance(value, dict):
+        return {str(key).lower(): item for key, item in value.items()}
+    return value
