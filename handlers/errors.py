@@ -83,6 +83,24 @@ class StateUnavailable(TriageError):
         )
 
 
+# Event Grid retries on its own schedule (10 s, 30 s, 1 min, ...); the hint is for other senders.
+IN_PROGRESS_RETRY_AFTER_SECONDS = 10
+
+
+class EventsInProgress(TriageError):
+    """Another attempt (a slow first delivery, another instance) holds the claim on some events
+    of this delivery. They are neither sent twice nor dropped: the sender delivers again later,
+    when the holder has completed them (a duplicate then) or its lease has lapsed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"{count} event(s) of this delivery are being handled by another attempt; "
+            "deliver again later.",
+            retry_after=IN_PROGRESS_RETRY_AFTER_SECONDS,
+        )
+        self.count = count
+
+
 class DestinationsFailed(TriageError):
     """Alert destinations still failed after bounded retries."""
 

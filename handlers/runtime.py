@@ -19,6 +19,7 @@ from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
+from handlers.fast.reading import FastReader
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
@@ -32,6 +33,7 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
+    fast: FastReader | None = None  # None: every body is read by the careful path
 
     @classmethod
     def build(
@@ -40,6 +42,7 @@ class Runtime:
         *,
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        fast_path: bool = True,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -56,7 +59,12 @@ class Runtime:
             sink_max_attempts=settings.sink_max_attempts,
             sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
-        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings))
+        return cls(
+            settings,
+            pipeline,
+            CallbackAuthenticator.from_settings(settings),
+            FastReader(pipeline.reader) if fast_path else None,
+        )
 
 
 _lock = threading.Lock()

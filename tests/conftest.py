@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
 from handlers.state.memory import MemoryDedupeStore
 from handlers.state.store import DedupeStore
-from handlers.tools.localhost import make_server, serve_in_thread
+from handlers.tools.localhost import make_server
 from tests.jwks import jwks_server, signing_key
 
 __all__ = ["jwks_server", "signing_key"]
@@ -82,7 +83,8 @@ class LocalHost:
     def post(self, route: str, body: bytes | str | Any, **kwargs: Any) -> requests.Response:
         if not isinstance(body, bytes | str):
             body = json.dumps(body)
-        return self.session.post(self.url(route), data=body, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return self.session.post(self.url(route), data=body, **kwargs)
 
     def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.url(route), timeout=30, **kwargs)
@@ -91,7 +93,12 @@ class LocalHost:
 @pytest.fixture
 def local_host() -> Iterator[LocalHost]:
     server = make_server("127.0.0.1", 0, access_log=False)
-    thread = serve_in_thread(server)
+    # shutdown() waits for the serving loop to notice it, up to one poll interval: the
+    # default half second would be paid by every test that uses the local host.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
+    thread.start()
     host, port = server.server_address[:2]
     try:
         yield LocalHost(f"http://{host!s}:{port}")

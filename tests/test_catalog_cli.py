@@ -62,6 +62,10 @@ def test_a_person_reads_message_category_advice_source_and_rule_at_a_glance() ->
     assert "  table     call-end: Calling End call codes and subcodes" in lines
     assert "  document  002_2cef8ca5ec04bd03.txt, line 176" in lines
     assert "  url       https://learn.microsoft.com/" in text
+    assert (
+        "  retry     transient: the message says 'network problem': the text calls the failure "
+        "passing, or tells to try again" in lines
+    )
     assert "  match     exact, for call-automation, call-end, pstn events" in lines
 
 
@@ -85,7 +89,7 @@ def test_a_person_sees_every_meaning_of_an_ambiguous_code_numbered() -> None:
     [
         (("410", "3100"), "exact", "call-end:410/3100", "UnexpectedClientError"),
         (("503", "560503"), "exact", "pstn:503/560503", "UnexpectedServerError"),
-        (("400", "8536"), "generic-subcode", "generic-subcodes:-/8536", "ExpectedError"),
+        (("400", "8553"), "generic-subcode", "generic-subcodes:-/8553", "ExpectedError"),
         (("487", "10004"), "exact", "call-end:487/10004", "ExpectedError"),
         (("4007", "--source", "sms-delivery"), "exact", "sms-delivery:4007/-", "ExpectedError"),
         (("4007",), "exact", "sms-delivery:4007/-", "ExpectedError"),
@@ -102,18 +106,28 @@ def test_a_program_gets_the_meaning_as_json(
 
 def test_the_json_shape_is_the_documented_one() -> None:
     payload = explained("410", "3100")
-    assert payload["query"] == {"code": 410, "subcode": 3100, "source": None}
+    assert payload["query"] == {
+        "code": 410,
+        "subcode": 3100,
+        "source": None,
+        "action": None,
+        "status": None,
+    }
     meaning = only_meaning(payload)
     assert set(meaning) == {
         "domains",
         "rule",
+        "table",
+        "action",
         "category",
         "category_reason",
         "message",
         "advice",
         "advice_from",
+        "retry",
         "entry",
     }
+    assert set(meaning["retry"]) == {"verdict", "reason", "rule"}
     assert meaning["domains"] == ["call-automation", "call-end", "pstn"]
     assert meaning["entry"]["category_raw"] == "UnxpectedClientError"
     assert meaning["entry"]["line"] == 176
@@ -177,6 +191,7 @@ def test_export_prints_the_whole_catalog_as_one_json_array() -> None:
     assert (result.returncode, result.stderr) == (0, "")
     exported = json.loads(result.stdout)
     assert isinstance(exported, list)
-    assert exported == [entry.to_json() for entry in get_catalog().entries]
+    assert exported == [entry.to_json() for entry in get_catalog().all_entries]
+    assert {entry["origin"] for entry in exported} == {"transcribed", "written"}
     required = {"source", "code", "subcode", "message", "category", "category_source", "advice"}
     assert all(required | {"doc", "url", "line"} <= set(entry) for entry in exported)

@@ -300,20 +300,11 @@ def test_table_outage_is_dedupe_unavailable(azurite: Azurite) -> None:
 # --- building the store from settings ------------------------------------------------------
 
 
-@pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DEDUPE_STORE", "DEDUPE_WINDOW_HOURS", "DEDUPE_TABLE_SERVICE_URI",
-                 "DEDUPE_TABLE_CONNECTION_STRING", "DEDUPE_TABLE_NAME", "AZURE_CLIENT_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.mark.usefixtures("clean_environment")
 def test_memory_is_the_default_store() -> None:
     settings = load_settings(callback_jwt_required=False)
     assert isinstance(build_dedupe_store(settings), MemoryDedupeStore)
 
 
-@pytest.mark.usefixtures("clean_environment")
 def test_table_store_uses_the_managed_identity_with_a_service_uri() -> None:
     store = build_dedupe_store(
         load_settings(
@@ -328,7 +319,6 @@ def test_table_store_uses_the_managed_identity_with_a_service_uri() -> None:
 
 
 @pytest.mark.azurite
-@pytest.mark.usefixtures("clean_environment")
 def test_table_store_uses_a_connection_string_when_given(shared_azurite: Azurite) -> None:
     store = build_dedupe_store(
         load_settings(

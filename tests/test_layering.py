@@ -15,7 +15,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = REPO_ROOT / "handlers"
 
-SHARED = ("handlers.errors", "handlers.logs", "handlers.masking")
+SHARED = ("handlers.errors", "handlers.logs", "handlers.masking", "handlers.deadlines")
 # What each part of the app may import from this project (besides itself and the shared
 # modules); a part not listed as importable by another is out of bounds for it.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -23,12 +23,23 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "logs": frozenset(),
     "masking": frozenset(),
+    "deadlines": frozenset(),
     "inbound": frozenset({"handlers.settings"}),
-    "events": frozenset({"handlers.inbound.envelope", "handlers.settings", "catalog.models"}),
+    "events": frozenset(
+        {
+            "handlers.inbound.envelope",
+            "handlers.inbound.handshake",
+            "handlers.settings",
+            "catalog.models",
+        }
+    ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
     "pipeline": frozenset(
         {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
+    ),
+    "fast": frozenset(
+        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.pipeline", "catalog"}
     ),
     "runtime": frozenset(
         {
@@ -38,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.fast",
             "catalog",
         }
     ),

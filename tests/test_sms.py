@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from catalog.models import Domain
-from handlers.alerting.alert import alert_json, build_alert
+from handlers.alerting.alert import build_alert
 from handlers.events.outcome import CodeOrigin
 from handlers.events.sms import handle_sms_delivery_report
 from handlers.inbound.envelope import read_envelope
@@ -92,11 +92,11 @@ def test_a_failed_segment_in_any_attempt_makes_the_report_a_failure() -> None:
 def test_phone_numbers_are_masked_in_the_alert_and_the_message_id_is_not() -> None:
     outcome = handle(report(deliveryStatus="Failed", deliveryStatusDetails="5000: failed"))
     alert = build_alert(outcome, None, "unknown-code", event_key="k", source="/acs-triage")
-    context = alert.data["context"]
+    context = alert.data.context
     assert (context["from"], context["to"]) == ("+*******0100", "+*******0123")
-    assert alert.subject == alert.data["event"]["subject"] == "/phonenumber/*******5555"
+    assert alert.subject == alert.data.event.subject == "/phonenumber/*******5555"
     assert context["messageId"] == "Outgoing_1"
-    assert "5555550" not in alert_json(alert)
+    assert b"5555550" not in alert.to_json()
 
 
 @pytest.mark.parametrize(

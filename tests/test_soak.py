@@ -1,6 +1,7 @@
 """A soak: 100,000 events through the local host on loopback, memory flat, the dedupe store bounded.
 
-It runs with the rest of the suite (about 13 s on two cores); ``-m "not soak"`` leaves it out.
+It stays out of the everyday run (about 13 s on two cores): ``make soak`` runs it, and so does CI
+(``.ci/run`` runs ``make test`` then ``make soak``).
 Deliveries of 250 events, in both schemas, of the benchmark's realistic mix.
 """
 

@@ -1,15 +1,19 @@
-"""The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure."""
+"""The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure.
+
+Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from catalog.models import Match
+from handlers.alerting.cloudevent import CloudEvent
 from handlers.events.outcome import Outcome
 from handlers.masking import mask_phones_in
 
@@ -23,49 +27,86 @@ CORRELATION_IDS = frozenset(
 AlertKind = Literal["error", "unknown-code", "invalid-event"]
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One alert. ``id`` is derived from the source event, so a redelivery yields the same id."""
+class SourceEvent(BaseModel):
+    """The event the alert is about, as it came (its id and source verbatim, its texts masked)."""
 
-    id: str
-    source: str
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    source: str | None
     subject: str | None
     time: str | None
-    data: dict[str, Any]
+    index: int = 0
+
+
+class CatalogRef(BaseModel):
+    """The catalog entry that explained the code, the rule that found it, and its document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match: str
+    source: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    category_source: str | None = None
+    doc: str | None = None
+    line: int | None = None
+    url: str | None = None
+    advice_from: str | None = None
+
+
+class UnreadableEvent(BaseModel):
+    """One event of a delivery that could not be read, as an invalid-event alert lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    index: int
+    reason: str | None
+
+
+class UnreadableEvents(BaseModel):
+    """All the unreadable events of one delivery: counted, the first few listed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    events: list[UnreadableEvent]
+    omitted: int
+
+
+class AlertData(BaseModel):
+    """What an alert says: why it was raised, what the code means, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AlertKind
+    code: int | None = None
+    subcode: int | None = None
+    category: str | None = None
+    message: str | None = None
+    advice: str | None = None
+    reason: str | None = None
+    catalog: CatalogRef | None = None
+    event: SourceEvent
+    # What the event's family adds (call connection, correlation ids; SMS message id, delivery
+    # status, failed segments), its texts masked; and where the code was found.
+    context: dict[str, Any] = {}
+    # Only on an invalid-event alert that stands for several unreadable events.
+    invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Alert(CloudEvent[AlertData]):
+    """One alert. ``id`` is derived from the source event, so a redelivery yields the same id."""
+
     type: str = ALERT_TYPE
 
     @property
     def kind(self) -> AlertKind:
-        kind: AlertKind = self.data["kind"]
-        return kind
-
-    def to_cloudevent(self) -> dict[str, Any]:
-        """The CloudEvents 1.0 JSON form (structured mode)."""
-        event: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": self.id,
-            "type": self.type,
-            "source": self.source,
-            "datacontenttype": "application/json",
-            "data": self.data,
-        }
-        if self.subject:
-            event["subject"] = self.subject
-        if self.time:
-            event["time"] = self.time
-        return event
-
-
-def alert_json(alert: Alert) -> str:
-    """One alert as strict JSON text: a non-finite number raises instead of leaving as NaN."""
-    return json.dumps(
-        alert.to_cloudevent(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    )
-
-
-def alerts_json(alerts: Sequence[Alert]) -> str:
-    """A batch of alerts as one strict JSON array (the webhook's body)."""
-    return "[" + ",".join(alert_json(alert) for alert in alerts) + "]"
+        return self.data.kind
 
 
 ALERT_NAMESPACE = uuid.UUID("5b1f3c2e-8a4d-4f61-9c1e-acd5a1e47a11")
@@ -82,32 +123,30 @@ def build_alert(
     """The alert for one event. What came from the event leaves masked (ids verbatim), and a
     non-finite number, which no model should have let through, leaves as null."""
     subject = _leaving(outcome.subject)
-    data: dict[str, Any] = {
-        "kind": kind,
-        "code": outcome.code,
-        "subcode": outcome.subcode,
-        "category": match.category.value if match and match.category else None,
-        "message": _leaving(outcome.message),
-        "advice": match.advice if match else None,
-        "reason": _leaving(outcome.reason or _reason(kind, outcome, match)),
-        "catalog": _catalog_ref(match),
-        "event": _leaving(
-            {
-                "id": outcome.event_id,
-                "type": outcome.event_type,
-                "source": outcome.source,
-                "subject": outcome.subject,
-                "time": outcome.time,
-                "index": outcome.index,
-            }
+    data = AlertData(
+        kind=kind,
+        code=outcome.code,
+        subcode=outcome.subcode,
+        category=match.category.value if match and match.category else None,
+        message=_leaving(outcome.message),
+        advice=match.advice if match else None,
+        reason=_leaving(outcome.reason or _reason(kind, outcome, match)),
+        catalog=_catalog_ref(match),
+        event=SourceEvent(
+            id=outcome.event_id,
+            type=_leaving(outcome.event_type),
+            source=outcome.source,
+            subject=subject,
+            time=_leaving(outcome.time),
+            index=outcome.index,
         ),
-        "context": _leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
-    }
+        context=_leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
+    )
     return Alert(
         id=alert_id_for(event_key),
         source=source,
         subject=subject,
-        time=data["event"]["time"],
+        time=data.event.time,
         data=data,
     )
 
@@ -125,6 +164,49 @@ def _leaving(value: Any, key: str | None = None) -> Any:
     return value
 
 
+# The ids an invalid-event alert lists; the rest are counted. A delivery can hold 5,000 events.
+MAX_LISTED_INVALID_EVENTS = 20
+
+
+def build_invalid_events_alert(
+    outcomes: Sequence[Outcome], *, event_keys: Sequence[str], source: str
+) -> Alert:
+    """One ``invalid-event`` alert for all the unreadable events of one delivery.
+
+    It counts them and lists the first :data:`MAX_LISTED_INVALID_EVENTS` (id, type, index,
+    reason); a body of thousands of broken events raises one alert, not thousands. Alone, an
+    unreadable event keeps the alert (and the id) it would have on its own; several share an id
+    derived from all their keys, the same again when the delivery is redelivered.
+    """
+    first = build_alert(outcomes[0], None, "invalid-event", event_key=event_keys[0], source=source)
+    if len(outcomes) == 1:
+        return first
+    listed = [
+        UnreadableEvent(
+            id=o.event_id, type=_leaving(o.event_type), index=o.index, reason=_leaving(o.reason)
+        )
+        for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
+    ]
+    data = first.data.model_copy(
+        update={
+            "reason": f"{len(outcomes)} events of one delivery could not be read; the first: "
+            f"{first.data.reason}",
+            "invalid": UnreadableEvents(
+                count=len(outcomes),
+                events=listed,
+                omitted=max(0, len(outcomes) - MAX_LISTED_INVALID_EVENTS),
+            ),
+        }
+    )
+    return Alert(
+        id=alert_id_for("invalid-events:" + "\n".join(sorted(event_keys))),
+        source=source,
+        subject=first.subject,
+        time=first.time,
+        data=data,
+    )
+
+
 def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
     if kind == "unknown-code" and outcome.code is None:
         return "the event reports a failure but carries no code"
@@ -136,19 +218,21 @@ def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
     return f"category {category} alerts"
 
 
-def _catalog_ref(match: Match | None) -> dict[str, Any] | None:
+def _catalog_ref(match: Match | None) -> CatalogRef | None:
     if match is None:
         return None
     entry = match.entry
-    return {
-        "match": match.rule,
-        "source": entry.source if entry else None,
-        "code": entry.code if entry else None,
-        "subcode": entry.subcode if entry else None,
-        "message": match.message,
-        "category_source": entry.category_source if entry else None,
-        "doc": entry.doc if entry else None,
-        "line": entry.line if entry else None,
-        "url": entry.url if entry else None,
-        "advice_from": match.advice_from,
-    }
+    if entry is None:
+        return CatalogRef(match=match.rule, message=match.message, advice_from=match.advice_from)
+    return CatalogRef(
+        match=match.rule,
+        source=entry.source,
+        code=entry.code,
+        subcode=entry.subcode,
+        message=match.message,
+        category_source=entry.category_source,
+        doc=entry.doc,
+        line=entry.line,
+        url=entry.url,
+        advice_from=match.advice_from,
+    )

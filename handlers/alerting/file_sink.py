@@ -7,7 +7,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from handlers.alerting.alert import Alert, alert_json
+from handlers.alerting.alert import Alert
+from handlers.alerting.cloudevent import json_lines
 from handlers.alerting.delivery import SinkError
 
 
@@ -26,11 +27,11 @@ class FileSink:
         self._lock = threading.Lock()
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        lines = "".join(alert_json(alert) + "\n" for alert in alerts)
+        lines = json_lines(alerts)
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as file:
+                with self.path.open("ab") as file:
                     file.write(lines)
                     file.flush()
                     os.fsync(file.fileno())

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from standardwebhooks import Webhook
 
-from handlers.alerting.alert import Alert, alerts_json
+from handlers.alerting.alert import Alert
+from handlers.alerting.cloudevent import json_batch
 from handlers.alerting.delivery import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_READ_TIMEOUT_SECONDS,
@@ -23,6 +24,7 @@ from handlers.alerting.delivery import (
     is_permanent_status,
     parse_retry_after,
 )
+from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
@@ -40,7 +42,8 @@ class WebhookSink:
     """POSTs a delivery's alerts as one CloudEvents JSON batch, signed the Standard Webhooks way.
 
     HTTP goes through an azure-core pipeline without a retry policy (``deliver`` retries) and
-    without a redirect policy (a signed body is never replayed to another address).
+    without a redirect policy (a signed body is never replayed to another address). Each attempt
+    ends by ``connect_timeout + read_timeout`` of wall time, however slowly the receiver answers.
     """
 
     name = "webhook"
@@ -69,18 +72,18 @@ class WebhookSink:
         self._client: PipelineClient[Any, Any] = PipelineClient(
             base_url=url,
             policies=[HeadersPolicy(), UserAgentPolicy(base_user_agent="acs-triage")],
-            transport=transport,
+            transport=transport or deadline_transport(),
         )
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
-        body = alerts_json(alerts)
+        body = json_batch(alerts)
         message_id = webhook_message_id(alerts)
         timestamp = int(self._clock())
         signature = self._signer.sign(
-            message_id, datetime.fromtimestamp(timestamp, UTC), body
+            message_id, datetime.fromtimestamp(timestamp, UTC), body.decode("utf-8")
         )
         headers = {
             "Content-Type": BATCH_CONTENT_TYPE,
@@ -88,9 +91,15 @@ class WebhookSink:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-        request = HttpRequest("POST", self._url, headers=headers, content=body.encode())
+        request = HttpRequest("POST", self._url, headers=headers, content=body)
         try:
-            response = self._client.send_request(request, **self._timeouts)
+            with cut_off_at(call_deadline(self.timeout_seconds)):
+                response = self._client.send_request(request, **self._timeouts)
+        except DeadlinePassed:
+            raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
+        except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+            reason = f"no answer ({type(error).__name__})"
+            raise SinkError(self.name, reason, timed_out=True) from None
         except AzureError as error:
             raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
         status = response.status_code

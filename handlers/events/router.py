@@ -13,9 +13,9 @@ from handlers.events.call_events import handle_call_event
 from handlers.events.outcome import Outcome, invalid, outcome_for
 from handlers.events.sms import handle_sms_delivery_report
 from handlers.inbound.envelope import Envelope
+from handlers.inbound.handshake import SUBSCRIPTION_VALIDATION
 
 ACS_PREFIX = "microsoft.communication."
-SUBSCRIPTION_VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
 SUBSCRIPTION_DELETED = "microsoft.eventgrid.subscriptiondeletedevent"
 
 SMS_DELIVERY_REPORT = "smsdeliveryreportreceived"
@@ -82,4 +82,6 @@ class EventReader:
 def _ignored_reason(event_type: str) -> str:
     if event_type.lower() == SUBSCRIPTION_DELETED:
         return "subscription deleted: acknowledged"
+    if event_type.lower() == SUBSCRIPTION_VALIDATION:
+        return "a validation event inside a batch is not a handshake: acknowledged, not answered"
     return "not a Communication Services event"

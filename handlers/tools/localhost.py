@@ -5,7 +5,10 @@ own metadata (route, methods, auth level) and calls the registered functions wit
 ``azure.functions.HttpRequest`` objects. It is the one module besides ``function_app.py`` that
 imports ``azure.functions``: it stands in for the host, not for the domain.
 
-Like ``func start``, it does not enforce function keys: it binds to 127.0.0.1 by default.
+Like ``func start``, it does not enforce function keys unless given one (``serve
+--function-key``): then, as the Functions host in Azure, a route with auth level FUNCTION answers
+an empty 401 to a request without that key (``?code=`` or ``x-functions-key``). It binds to
+127.0.0.1 by default.
 
 Bounded like a host should be: a listen queue deep enough for a load test's connections, an idle
 timeout on every connection (an idle or dribbling client is dropped, not kept with its thread),
@@ -15,6 +18,7 @@ the body is read.
 
 from __future__ import annotations
 
+import hmac
 import sys
 import threading
 import time
@@ -97,6 +101,7 @@ class LocalHostHandler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT_SECONDS
     routes: dict[str, LocalRoute] = {}
     access_log: bool = True
+    function_key: str | None = None
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -143,6 +148,9 @@ class LocalHostHandler(BaseHTTPRequestHandler):
                 405, "Method not allowed", f"{path} takes {', '.join(route.methods)}."
             )
             return status, {**headers, "Allow": ", ".join(route.methods)}, body
+        if not self._key_accepted(route, query):
+            self.close_connection = True  # the body is left unread
+            return 401, {}, b""
         body_or_problem = self._read_body()
         if isinstance(body_or_problem, tuple):
             return body_or_problem
@@ -159,6 +167,12 @@ class LocalHostHandler(BaseHTTPRequestHandler):
         if not any(name.lower() == "content-type" for name in headers):
             headers["Content-Type"] = response.mimetype
         return response.status_code, headers, response.get_body() or b""
+
+    def _key_accepted(self, route: LocalRoute, query: str) -> bool:
+        if self.function_key is None or route.auth_level.upper() != "FUNCTION":
+            return True
+        supplied = dict(parse_qsl(query)).get("code") or self.headers.get("x-functions-key") or ""
+        return hmac.compare_digest(supplied.encode(), self.function_key.encode())
 
     def _read_body(self) -> bytes | tuple[int, dict[str, str], bytes]:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -202,9 +216,11 @@ def make_server(
     *,
     access_log: bool = True,
     app: func.FunctionApp | None = None,
+    function_key: str | None = None,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> ThreadingHTTPServer:
-    """A threaded HTTP server for the app's routes (``port=0`` picks a free port).
+    """A threaded HTTP server for the app's routes (``port=0`` picks a free port); with a
+    ``function_key``, routes of auth level FUNCTION require it, as in Azure.
 
     Raises OSError when the address cannot be bound (the port is taken).
     """
@@ -215,7 +231,12 @@ def make_server(
     handler = type(
         "BoundLocalHostHandler",
         (LocalHostHandler,),
-        {"routes": routes_of(app), "access_log": access_log, "timeout": idle_timeout},
+        {
+            "routes": routes_of(app),
+            "access_log": access_log,
+            "function_key": function_key,
+            "timeout": idle_timeout,
+        },
     )
     return LocalHTTPServer((host, port), handler)
 
