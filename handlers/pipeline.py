@@ -62,10 +62,7 @@ def event_record(
     reason: str | None,
     match: Match | None,
 ) -> dict[str, Any]:
-    """One event's record in ``replay --json`` and in the summary, whichever path read it.
-
-    Its id stays verbatim (a correlation key); its type and reason (an unreadable event's reason
-    quotes it) are masked like every text from the event that leaves."""
+    """One event's record in ``replay --json`` and in the summary, whichever path read it."""
     return {
         "id": event_id,
         "type": _masked(event_type),
@@ -77,12 +74,9 @@ def event_record(
         "source": match.entry.source if match and match.entry else None,
         "message": match.message if match else None,
         "advice": match.advice if match else None,
+        # An unreadable event's reason quotes it.
         "reason": _masked(reason),
     }
-
-
-def _masked(text: str | None) -> str | None:
-    return mask_phones_in(text) if text else text
 
 
 class Triaged(Protocol):
@@ -164,6 +158,11 @@ class CarefulEvent:
 
     def triaged(self, decide: Decide) -> Triage:
         return decide(self.reader.read(self.envelope), self.envelope)
+
+
+def _masked(text: str | None) -> str | None:
+    """Text from the event as the summary may show it (ids are shown verbatim)."""
+    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)

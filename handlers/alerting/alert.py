@@ -93,7 +93,7 @@ class AlertData(BaseModel):
     catalog: CatalogRef | None = None
     event: SourceEvent
     # What the event's family adds (call connection, correlation ids; SMS message id, delivery
-    # status, failed segments), its texts masked; and where the code was found.
+    # status, failed segments), its texts masked, ids verbatim; and where the code was found.
     context: dict[str, Any] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
     invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -122,7 +122,6 @@ def build_alert(
 ) -> Alert:
     """The alert for one event. What came from the event leaves masked (ids verbatim), and a
     non-finite number, which no model should have let through, leaves as null."""
-    subject = _leaving(outcome.subject)
     data = AlertData(
         kind=kind,
         code=outcome.code,
@@ -133,35 +132,26 @@ def build_alert(
         reason=_leaving(outcome.reason or _reason(kind, outcome, match)),
         catalog=_catalog_ref(match),
         event=SourceEvent(
-            id=outcome.event_id,
-            type=_leaving(outcome.event_type),
-            source=outcome.source,
-            subject=subject,
-            time=_leaving(outcome.time),
-            index=outcome.index,
+            **_leaving(
+                {
+                    "id": outcome.event_id,
+                    "type": outcome.event_type,
+                    "source": outcome.source,
+                    "subject": outcome.subject,
+                    "time": outcome.time,
+                    "index": outcome.index,
+                }
+            )
         ),
         context=_leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
     )
     return Alert(
         id=alert_id_for(event_key),
         source=source,
-        subject=subject,
+        subject=data.event.subject,
         time=data.event.time,
         data=data,
     )
-
-
-def _leaving(value: Any, key: str | None = None) -> Any:
-    """A value from the event as it may leave: texts masked but ids, finite numbers only."""
-    if isinstance(value, str):
-        return value if key in CORRELATION_IDS else mask_phones_in(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {name: _leaving(item, name) for name, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_leaving(item) for item in value]
-    return value
 
 
 # The ids an invalid-event alert lists; the rest are counted. A delivery can hold 5,000 events.
@@ -205,6 +195,19 @@ def build_invalid_events_alert(
         time=first.time,
         data=data,
     )
+
+
+def _leaving(value: Any, key: str | None = None) -> Any:
+    """A value from the event as it may leave: texts masked but ids, finite numbers only."""
+    if isinstance(value, str):
+        return value if key in CORRELATION_IDS else mask_phones_in(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {name: _leaving(item, name) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_leaving(item) for item in value]
+    return value
 
 
 def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:

@@ -82,7 +82,10 @@ class EventModel(BaseModel):
     that strict JSON receivers refuse reaching an alert.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True)
+    # defer_build: a model builds its validator on first use, not at cold start.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
