@@ -9,14 +9,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: serve test soak lint bench clean
+.PHONY: serve tools test soak lint bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+# The operator tools (python -m handlers deadletter): requirements-tools.txt, never deployed.
+$(VENV)/.tools: $(VENV)/.runtime requirements-tools.txt
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements-tools.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.tools requirements-dev.txt
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
 	touch $@
 
@@ -31,6 +36,8 @@ node_modules/.installed: package.json package-lock.json
 
 serve: $(VENV)/.runtime
 	$(PY) -m handlers serve $(ARGS)
+
+tools: $(VENV)/.tools
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

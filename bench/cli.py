@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import coldstart, load, memory, throughput
+from bench import coldstart, load, memory, peers, throughput
 from bench.report import Results, print_json, print_table
 from bench.throughput import BenchError, bench_runtime, scratch_folder
-from bench.workload import Batch, Workload
+from bench.workload import Workload
 
-DEFAULT_EVENTS = 8_000  # six full batches each way (at least 5,000 events): a steadier median
+DEFAULT_EVENTS = 12_000  # eight full batches each way: a steadier median of per-round ratios
+PARTS = ("pipeline", "redelivery", "http", "peers", "coldstart", "memory", "load")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
         help="load generator: wrk when installed (auto), else threads with http.client",
     )
     cli.add_argument(
-        "--only", nargs="+", choices=("pipeline", "http", "coldstart", "memory", "load"),
+        "--only", nargs="+", choices=PARTS,
         help="measure only these parts",
     )
     return cli
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.events, args.coldstart_runs, args.seconds = 2_000, 3, 3.0
         args.requests = min(args.requests, 3_000)
-    parts = set(args.only or ("pipeline", "http", "coldstart", "memory", "load"))
+    parts = set(args.only or PARTS)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workload = Workload()
     results = Results()
@@ -86,21 +87,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 def measure_throughput(
     results: Results, parts: set[str], folder: Path, workload: Workload, events: int
 ) -> None:
-    """Full batches in process and over HTTP, taking turns batch by batch."""
+    """Full batches: the app in process (fresh, then redelivered), over HTTP, and the peers, all
+    taking turns batch by batch."""
+    if not parts & {"pipeline", "redelivery", "http", "peers"}:
+        return
     runtime = bench_runtime(folder)
     # One batch warms the runtime up (first-use costs inside pydantic and the catalog): a
     # function app pays them once per instance, not per delivery.
-    warm_up = throughput.measure_batch(throughput.in_process(runtime), next(workload.batches(1)))
+    first = next(workload.batches(1))
+    warm_up = throughput.check_summary(*throughput.in_process(runtime)(first), first)
+    peers.warm_up(first)
+    fresh = list(workload.batches(events))
     with ExitStack() as stack:
-        ways: dict[str, tuple[throughput.Deliver, list[Batch]]] = {}
-        if "pipeline" in parts:
-            ways["pipeline"] = (throughput.in_process(runtime), list(workload.batches(events)))
+        ways: list[throughput.Way] = []
+        if parts & {"pipeline", "redelivery"}:
+            deliver = throughput.in_process(runtime)
+            ways.append(throughput.delivery_way("pipeline", "in process", deliver, fresh))
+            if "redelivery" in parts:
+                ways.append(
+                    throughput.delivery_way(
+                        "redelivery", "redelivered (all duplicates)", deliver, fresh, "duplicate"
+                    )
+                )
         if "http" in parts:
-            deliver = stack.enter_context(throughput.over_http(runtime))
-            ways["http"] = (deliver, list(workload.batches(events)))
-        measured = throughput.run(ways)
-    results.in_process = measured.get("pipeline")
-    results.over_http = measured.get("http")
+            over_http = stack.enter_context(throughput.over_http(runtime))
+            ways.append(
+                throughput.delivery_way(
+                    "http", "over HTTP (local host)", over_http, list(workload.batches(events))
+                )
+            )
+        if "peers" in parts:
+            ways.extend(peers.peer_ways(fresh))
+        results.throughput = throughput.run(ways)
     throughput.check_alert_file(
-        folder, warm_up.alerts + sum(result.alerts for result in measured.values())
+        folder, warm_up + sum(result.alerts for result in results.throughput.values())
     )

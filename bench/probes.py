@@ -6,8 +6,8 @@ before the thing measured, so nothing is warm that a real cold start would find 
 - ``coldstart``: import ``function_app`` (which builds the runtime: settings, catalog, sinks)
   and, should the import not have done it, ``get_runtime()``; the modules left unimported.
 - ``functions``: import ``azure.functions`` alone, the floor every Python function app pays.
-- ``memory FILE``: deliver the batch in FILE in process; RSS before, the peak of start-up, the
-  peak of the batch alone (where Linux can restart the high-water mark), the peak of all.
+- ``memory FILE``: deliver the batch in FILE in process; RSS before, the high-water mark
+  (``VmHWM``) of start-up, of the batch alone (restarted just before it), and of all.
 - ``serve``: the local host on 127.0.0.1 (a free port); prints ``{"port": N}``, then serves.
 """
 
@@ -47,20 +47,25 @@ def functions() -> dict[str, object]:
 
 
 def memory(path: str) -> dict[str, object]:
+    """Deliver one batch; the process's high-water marks (``VmHWM``) before and during it.
+
+    ``VmHWM`` belongs to this process's own address space, started afresh at ``exec``: unlike
+    ``ru_maxrss``, it never carries the peak of the process that started this one.
+    """
     from pathlib import Path
 
-    from bench.stats import current_rss_mb, peak_rss_mb
+    from bench.stats import proc_status_mb
     from handlers.http import routes as webhook
     from handlers.http.messages import Headers, Request
     from handlers.runtime import get_runtime
 
     runtime = get_runtime()
     body = Path(path).read_bytes()
-    startup_peak = peak_rss_mb()  # loading the catalog peaks higher than it stays
-    before = current_rss_mb()
+    startup_peak = proc_status_mb("VmHWM")  # loading the catalog peaks higher than it stays
+    before = proc_status_mb("VmRSS")
     batch_only = _reset_peak_rss()
     response = webhook.eventgrid(Request("POST", body, Headers({})), runtime)
-    batch_peak = peak_rss_mb()
+    batch_peak = proc_status_mb("VmHWM")
     return {
         "status": response.status,
         "before_mb": before,
@@ -71,7 +76,7 @@ def memory(path: str) -> dict[str, object]:
 
 
 def _reset_peak_rss() -> bool:
-    """Linux: restart the high-water mark that ru_maxrss reads (``clear_refs`` 5)."""
+    """Linux: restart this process's high-water mark at its RSS now (``clear_refs`` 5)."""
     from pathlib import Path
 
     try:

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bench.coldstart import ColdStart
@@ -14,18 +14,20 @@ from bench.load import LoadResult
 from bench.memory import PeakMemory
 from bench.throughput import ThroughputResult
 
-# The goals this benchmark judges against.
-MAX_RATIO_TO_JSON_LOADS = 3.0
-MAX_COLD_START_MS = 300.0
+# The goals this benchmark judges against (issue 14). A missed goal is reported, not failed.
+MAX_RATIO_TO_JSON_LOADS = 2.0  # a 1 MB batch, in process and over HTTP; redelivered too
+AIM_RATIO_TO_JSON_LOADS = 1.5
+MAX_COLD_START_RATIO = 1.6  # to import azure.functions alone, every way it is measured
 MAX_LOAD_ERRORS = 0
+# The ways judged against the ratio goal; the peers are there for comparison only.
+JUDGED_WAYS = ("pipeline", "redelivery", "http")
 
 
 @dataclass
 class Results:
-    """Whatever parts were measured (``--only``); a part not measured stays None."""
+    """Whatever parts were measured (``--only``); a part not measured stays None (or empty)."""
 
-    in_process: ThroughputResult | None = None
-    over_http: ThroughputResult | None = None
+    throughput: dict[str, ThroughputResult] = field(default_factory=dict)
     cold_start: ColdStart | None = None
     memory: PeakMemory | None = None
     load: LoadResult | None = None
@@ -43,47 +45,58 @@ def figures(results: Results) -> dict[str, Any]:
     """The JSON line: flat keys, ms and MB, rounded; ``goals`` says which were met."""
     out: dict[str, Any] = {}
     goals: dict[str, bool] = {}
-    if (run := results.in_process) is not None:
+    if (first := next(iter(results.throughput.values()), None)) is not None:
         out.update(
-            events=run.events,
-            bytes=run.bytes,
-            batches=len(run.runs),
-            events_per_batch=round(run.events / len(run.runs)),
-            alerts=run.alerts,
-            pipeline_ms=_round(run.ms_per_batch),
-            json_loads_ms=_round(run.json_loads_ms),
-            ratio=_round(run.ratio),
-            wall_ratio=_round(run.wall_ratio),
-            events_per_s=round(run.events_per_second),
+            events_per_batch=round(first.events / len(first.runs)),
+            batch_bytes=round(first.bytes / len(first.runs)),
         )
-        goals["ratio"] = run.ratio <= MAX_RATIO_TO_JSON_LOADS
-    if (run := results.over_http) is not None:
+    for name, run in results.throughput.items():
+        low, high = run.ratio_range
         out.update(
-            http_events=run.events,
-            http_ms=_round(run.ms_per_batch),
-            http_json_loads_ms=_round(run.json_loads_ms),
-            http_ratio=_round(run.ratio),
-            http_wall_ratio=_round(run.wall_ratio),
-            http_events_per_s=round(run.events_per_second),
+            {
+                f"{name}_batches": len(run.runs),
+                f"{name}_events": run.events,
+                f"{name}_alerts": run.alerts,
+                f"{name}_ms": _round(run.ms_per_batch),
+                f"{name}_json_loads_ms": _round(run.json_loads_ms),
+                f"{name}_ratio": _round(run.ratio),
+                f"{name}_ratio_iqr": [_round(low), _round(high)],
+                f"{name}_wall_ratio": _round(run.wall_ratio),
+                f"{name}_events_per_s": round(run.events_per_second),
+            }
         )
-        goals["http_ratio"] = run.ratio <= MAX_RATIO_TO_JSON_LOADS
+        if name in JUDGED_WAYS:
+            goals[f"{name}_ratio"] = run.ratio <= MAX_RATIO_TO_JSON_LOADS
     if (cold := results.cold_start) is not None:
+        for variant in cold.variants:
+            suffix = "" if variant.pyc == "present" else "_nopyc"
+            out.update(
+                {
+                    f"import_ms{suffix}": _round(variant.app_ms, 1),
+                    f"functions_import_ms{suffix}": _round(variant.functions_ms, 1),
+                    f"import_ratio{suffix}": _round(variant.ratio),
+                    f"outside_import_ms{suffix}": _round(variant.outside_app_ms, 1),
+                    f"outside_functions_import_ms{suffix}": _round(
+                        variant.outside_functions_ms, 1
+                    ),
+                    f"outside_import_ratio{suffix}": _round(variant.outside_ratio),
+                }
+            )
         out.update(
-            import_ms=_round(cold.total_ms, 1),
-            functions_import_ms=_round(cold.functions_ms, 1),
-            app_import_ms=_round(cold.total_ms - cold.functions_ms, 1),
-            import_ratio=_round(cold.ratio),
             eager_imports=list(cold.eager),
             import_heaviest={name: round(ms, 1) for name, ms in cold.by_package[:8]},
         )
-        goals["import_ms"] = cold.total_ms < MAX_COLD_START_MS
+        goals["import_ratio"] = cold.worst_ratio <= MAX_COLD_START_RATIO
         goals["lazy_imports"] = not cold.eager
     if (memory := results.memory) is not None:
         batch = memory.batch_mb
         out.update(
-            peak_rss_mb=_round(memory.peak_rss_mb, 1),
-            batch_rss_mb=None if batch is None else _round(batch, 1),
-            startup_peak_rss_mb=_round(memory.startup_peak_mb, 1),
+            peak_hwm_mb=_round(memory.peak_rss_mb, 1),
+            batch_hwm_mb=None if batch is None else _round(batch, 1),
+            startup_hwm_mb=_round(memory.startup_peak_mb, 1),
+            dedupe_bytes_per_key=_round(memory.store_bytes_per_key, 1),
+            dedupe_max_entries=memory.store_max_entries,
+            dedupe_bound_mb=_round(memory.store_bound_mb, 1),
         )
     if (load := results.load) is not None:
         out.update(
@@ -105,36 +118,39 @@ def figures(results: Results) -> dict[str, Any]:
 def print_table(results: Results, out: TextIO) -> None:
     cpus = os.cpu_count() or 0
     print(f"acs-triage benchmark  (Python {platform.python_version()}, {cpus} CPUs)", file=out)
-    _throughput(results, out)
+    _throughput(results.throughput, out)
     _cold_start(results.cold_start, out)
     _memory(results.memory, out)
     _load(results.load, out)
 
 
-def _throughput(results: Results, out: TextIO) -> None:
-    rows = [("in process", results.in_process), ("over HTTP (local host)", results.over_http)]
-    present = [(name, run) for name, run in rows if run is not None]
-    if not present:
+def _throughput(runs: dict[str, ThroughputResult], out: TextIO) -> None:
+    if not runs:
         return
-    first = present[0][1]
+    first = next(iter(runs.values()))
     per_batch = first.events / len(first.runs)
-    alerted = first.alerts / first.events * 100
     kilobytes = first.bytes / len(first.runs) / 1024
+    app = runs.get("pipeline") or runs.get("http")
+    alerted = f" ({app.alerts / app.events * 100:.1f}% of events alerted)" if app else ""
     print(
-        f"\nFull Event Grid batches: {per_batch:,.0f} events, {kilobytes:,.0f} KB each; whole "
-        f"pipeline with the file sink ({alerted:.1f}% of events alerted)",
+        f"\nFull Event Grid batches: {per_batch:,.0f} events, {kilobytes:,.0f} KB each{alerted}."
+        "\nCPU time against json.loads of the same bytes in the same round; median of the "
+        "per-round ratios (interquartile range); rounds interleaved across rows",
         file=out,
     )
     print(
-        f"  {'':24}{'batches':>8}{'events':>8}{'ms/batch':>10}{'events/s':>10}"
-        f"{'json.loads':>11}{'ratio':>7}{'(wall)':>8}   goal ≤ {MAX_RATIO_TO_JSON_LOADS:g}× (CPU)",
+        f"  {'':32}{'batches':>8}{'ms/batch':>10}{'events/s':>10}{'ratio':>8}{'IQR':>13}"
+        f"{'(wall)':>8}   goal ≤ {MAX_RATIO_TO_JSON_LOADS:g}× (aim {AIM_RATIO_TO_JSON_LOADS:g}×)",
         file=out,
     )
-    for name, run in present:
+    for name, run in runs.items():
+        low, high = run.ratio_range
+        judged = name in JUDGED_WAYS
+        verdict = _verdict(run.ratio <= MAX_RATIO_TO_JSON_LOADS) if judged else "(for comparison)"
         print(
-            f"  {name:24}{len(run.runs):8}{run.events:8,}{run.ms_per_batch:10.1f}"
-            f"{run.events_per_second:10,.0f}{run.json_loads_ms:8.1f} ms{run.ratio:6.1f}×"
-            f"{run.wall_ratio:7.1f}×   {_verdict(run.ratio <= MAX_RATIO_TO_JSON_LOADS)}",
+            f"  {run.label:32}{len(run.runs):8}{run.ms_per_batch:10.1f}"
+            f"{run.events_per_second:10,.0f}{run.ratio:7.2f}×   {low:4.2f}–{high:4.2f}"
+            f"{run.wall_ratio:7.2f}×   {verdict}",
             file=out,
         )
 
@@ -142,16 +158,26 @@ def _throughput(results: Results, out: TextIO) -> None:
 def _cold_start(cold: ColdStart | None, out: TextIO) -> None:
     if cold is None:
         return
-    print("\nCold start (fresh interpreters, median)", file=out)
     print(
-        f"  import function_app + runtime (settings, {cold.catalog_entries} catalog entries, "
-        f"sinks): {cold.total_ms:6.1f} ms   goal < {MAX_COLD_START_MS:g} ms   "
-        f"{_verdict(cold.total_ms < MAX_COLD_START_MS)}",
+        f"\nCold start: import function_app + runtime (settings, {cold.catalog_entries} catalog "
+        f"entries, sinks) against import azure.functions alone; medians, ratio = median of "
+        f"per-round ratios   goal ≤ {MAX_COLD_START_RATIO:g}× every way",
         file=out,
     )
     print(
-        f"  import azure.functions alone: {cold.functions_ms:6.1f} ms   ratio {cold.ratio:.1f}×   "
-        f"(the app's own share: {cold.total_ms - cold.functions_ms:.1f} ms)",
+        f"  {'app .pyc':10}{'in process':>12}{'floor':>9}{'ratio':>8}"
+        f"{'from outside':>15}{'floor':>9}{'ratio':>8}",
+        file=out,
+    )
+    for v in cold.variants:
+        print(
+            f"  {v.pyc:10}{v.app_ms:9.1f} ms{v.functions_ms:6.1f} ms{v.ratio:7.2f}×"
+            f"{v.outside_app_ms:12.1f} ms{v.outside_functions_ms:6.1f} ms{v.outside_ratio:7.2f}×",
+            file=out,
+        )
+    print(
+        f"  worst ratio {cold.worst_ratio:.2f}×   "
+        f"{_verdict(cold.worst_ratio <= MAX_COLD_START_RATIO)}",
         file=out,
     )
     eager = ", ".join(cold.eager) or "none"
@@ -163,11 +189,17 @@ def _cold_start(cold: ColdStart | None, out: TextIO) -> None:
 def _memory(memory: PeakMemory | None, out: TextIO) -> None:
     if memory is None:
         return
-    print("\nPeak memory (one maximum batch, fresh interpreter, ru_maxrss)", file=out)
+    print("\nMemory (a fresh interpreter that delivers one maximum batch; VmHWM)", file=out)
     batch = "not measurable here" if memory.batch_mb is None else f"+{memory.batch_mb:.1f} MB"
     print(
-        f"  peak RSS {memory.peak_rss_mb:.1f} MB   (start-up peak {memory.startup_peak_mb:.1f} MB; "
-        f"{memory.before_mb:.1f} MB before the batch, the batch {batch})",
+        f"  the batch's own high-water mark {batch} above {memory.before_mb:.1f} MB resident "
+        f"(start-up high-water mark {memory.startup_peak_mb:.1f} MB; process peak "
+        f"{memory.peak_rss_mb:.1f} MB)",
+        file=out,
+    )
+    print(
+        f"  memory dedupe store: {memory.store_bytes_per_key:.0f} bytes per key; bounded at "
+        f"{memory.store_max_entries:,} keys = {memory.store_bound_mb:.0f} MB",
         file=out,
     )
 

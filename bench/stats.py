@@ -48,16 +48,20 @@ def timed(function: Callable[[], T]) -> tuple[Cost, T]:
     return cost, result
 
 
-def best_of(function: Callable[[], object], runs: int) -> Cost:
-    """The cheapest of ``runs`` calls (each figure on its own): the work, not the machine."""
-    costs = [timed(function)[0] for _ in range(runs)]
-    return Cost(min(c.wall_ms for c in costs), min(c.cpu_ms for c in costs))
-
-
 def peak_rss_mb() -> float:
     """This process's peak resident set size (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def proc_status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory figure of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``) in MB; NaN elsewhere."""
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return math.nan
 
 
 def current_rss_mb(pid: int | str = "self") -> float:

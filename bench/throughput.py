@@ -1,10 +1,18 @@
-"""Full Event Grid batches through the whole pipeline, in process and over HTTP, against json.loads.
+"""Full batches through the app, and through what a user would write instead, against json.loads.
 
-Each batch is timed once (its ids are fresh, so a second pass would only find duplicates) and
-``json.loads`` of the same bytes is timed right before it, best of three. The ratio the benchmark
-judges is of CPU time (this process, all threads: over HTTP that is the client and the local
-host together), which other processes on a busy machine barely move; wall times are reported
-beside it.
+Every figure is a ratio of CPU times measured side by side: in each round, each way handles one
+batch and ``json.loads`` parses the very same bytes just before or just after it (the order
+alternates by round), and the way's figure is the median of its per-round ratios. Rounds are
+interleaved (one batch of each way, then the next of each), so a machine that slows down for a
+while slows every way alike.
+
+The ways:
+
+- ``pipeline``: the app's own code in process (``routes.eventgrid(Request(...))``), every id new;
+- ``redelivery``: the same batch again right after, every event a duplicate (Event Grid retries);
+- ``http``: the same through the local host (HTTP parsing, the Functions request types);
+- the peers (:mod:`bench.peers`): the azure-eventgrid SDK per event, and the Functions
+  library's Event Grid converter one event per invocation, each with a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -12,14 +20,15 @@ from __future__ import annotations
 import http.client
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Literal, cast
 
-from bench.stats import Cost, best_of, median, timed
+from bench.stats import Cost, median, timed
 from bench.workload import Batch
 from handlers.alerting.file_sink import FileSink
 from handlers.http import routes as webhook
@@ -28,7 +37,6 @@ from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings
 from handlers.state.memory import MemoryDedupeStore
 
-LOADS_RUNS = 3
 ALERT_FILE_NAME = "alerts.jsonl"
 EVENTGRID_HEADERS = {
     "Content-Type": "application/json",
@@ -36,6 +44,7 @@ EVENTGRID_HEADERS = {
     "aeg-subscription-name": "bench",
     "aeg-delivery-count": "0",
 }
+Expect = Literal["fresh", "duplicate"]
 
 
 class BenchError(RuntimeError):
@@ -44,28 +53,31 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class BatchRun:
+    """One round of one way: the batch handled, and json.loads of the same bytes beside it."""
+
     events: int
     bytes: int
-    delivery: Cost  # the whole delivery: parse, validate, enrich, decide, write the alerts
-    json_loads: Cost  # json.loads of the same bytes, best of three
+    handled: Cost  # the whole delivery (or the peer's work on the batch)
+    json_loads: Cost  # json.loads of the same bytes, once, in the same round
     alerts: int
 
     @property
     def ms(self) -> float:
-        return self.delivery.wall_ms
+        return self.handled.wall_ms
 
     @property
     def ratio(self) -> float:
-        """CPU time of the delivery over CPU time of json.loads."""
-        return self.delivery.cpu_ms / max(self.json_loads.cpu_ms, 1e-3)
+        """CPU time of the way over CPU time of json.loads, this round."""
+        return self.handled.cpu_ms / max(self.json_loads.cpu_ms, 1e-3)
 
     @property
     def wall_ratio(self) -> float:
-        return self.delivery.wall_ms / self.json_loads.wall_ms
+        return self.handled.wall_ms / max(self.json_loads.wall_ms, 1e-6)
 
 
 @dataclass(frozen=True)
 class ThroughputResult:
+    label: str
     runs: tuple[BatchRun, ...]
 
     @property
@@ -90,7 +102,16 @@ class ThroughputResult:
 
     @property
     def ratio(self) -> float:
+        """The median of the per-round CPU ratios."""
         return median([run.ratio for run in self.runs])
+
+    @property
+    def ratio_range(self) -> tuple[float, float]:
+        """The interquartile range of the per-round ratios (how steady the figure is)."""
+        ratios = sorted(run.ratio for run in self.runs)
+        if not ratios:
+            return (float("nan"), float("nan"))
+        return ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
 
     @property
     def wall_ratio(self) -> float:
@@ -99,6 +120,21 @@ class ThroughputResult:
     @property
     def events_per_second(self) -> float:
         return self.events / (sum(run.ms for run in self.runs) / 1000)
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of handling batches, measured in turns with the others.
+
+    ``handle`` is timed; ``check`` reads what it returned once the clock has stopped: the alert
+    count, or BenchError when the batch was handled wrongly.
+    """
+
+    name: str  # the key of its figures in the JSON line
+    label: str  # its row in the table
+    handle: Callable[[Batch], object]
+    check: Callable[[Batch, object], int]
+    batches: Sequence[Batch]
 
 
 def bench_runtime(folder: Path, *, max_entries: int = 1_000_000) -> Runtime:
@@ -110,13 +146,18 @@ def bench_runtime(folder: Path, *, max_entries: int = 1_000_000) -> Runtime:
     )
 
 
-def check_summary(status: int, body: bytes, batch: Batch) -> int:
-    """The delivery's alert count; raise BenchError unless every event was handled afresh."""
+def check_summary(status: int, body: bytes, batch: Batch, expect: Expect = "fresh") -> int:
+    """The delivery's alert count; raise BenchError unless every event was handled as expected:
+    afresh (no duplicate, nothing invalid), or, for a redelivery, every one a duplicate."""
     if status != 200:
         raise BenchError(f"a batch was answered {status}: {body[:300]!r}")
     summary = json.loads(body)
     outcomes = summary["outcomes"]
-    if summary["received"] != batch.events or outcomes.get("duplicate") or outcomes.get("invalid"):
+    if summary["received"] != batch.events:
+        raise BenchError(f"a batch of {batch.events} events came back as {outcomes}")
+    if expect == "duplicate" and outcomes != {"duplicate": batch.events}:
+        raise BenchError(f"a redelivered batch of {batch.events} came back as {outcomes}")
+    if expect == "fresh" and (outcomes.get("duplicate") or outcomes.get("invalid")):
         raise BenchError(f"a batch of {batch.events} events came back as {outcomes}")
     alerts: int = summary["alerts"]
     return alerts
@@ -143,6 +184,18 @@ def in_process(runtime: Runtime) -> Deliver:
         return response.status, response.body
 
     return deliver
+
+
+def delivery_way(
+    name: str, label: str, deliver: Deliver, batches: Sequence[Batch], expect: Expect = "fresh"
+) -> Way:
+    """A way that delivers batches to the app; each answer checked after the clock stops."""
+
+    def check(batch: Batch, answer: object) -> int:
+        status, body = cast(tuple[int, bytes], answer)
+        return check_summary(status, body, batch, expect)
+
+    return Way(name, label, deliver, check, batches)
 
 
 @contextmanager
@@ -180,22 +233,27 @@ def post(connection: http.client.HTTPConnection, path: str, body: bytes) -> tupl
     return response.status, response.read()
 
 
-def measure_batch(deliver: Deliver, batch: Batch) -> BatchRun:
-    loads = best_of(partial(json.loads, batch.body), LOADS_RUNS)
-    cost, (status, body) = timed(partial(deliver, batch))
-    alerts = check_summary(status, body, batch)
-    return BatchRun(batch.events, len(batch.body), cost, loads, alerts)
+def measure_round(way: Way, batch: Batch, loads_first: bool) -> BatchRun:
+    """One batch of one way and one json.loads of its bytes, in the order given."""
+    loads = partial(json.loads, batch.body)
+    if loads_first:
+        loads_cost, _ = timed(loads)
+        cost, answer = timed(partial(way.handle, batch))
+    else:
+        cost, answer = timed(partial(way.handle, batch))
+        loads_cost, _ = timed(loads)
+    alerts = way.check(batch, answer)
+    return BatchRun(batch.events, len(batch.body), cost, loads_cost, alerts)
 
 
-def run(ways: Mapping[str, tuple[Deliver, Sequence[Batch]]]) -> dict[str, ThroughputResult]:
-    """Each way's batches, taken in turns (one of each, then the next of each), so that a
-    machine that slows down for a while slows every way alike."""
-    runs: dict[str, list[BatchRun]] = {name: [] for name in ways}
-    for round_ in range(max((len(batches) for _, batches in ways.values()), default=0)):
-        for name, (deliver, batches) in ways.items():
-            if round_ < len(batches):
-                runs[name].append(measure_batch(deliver, batches[round_]))
-    return {name: ThroughputResult(tuple(done)) for name, done in runs.items()}
+def run(ways: Sequence[Way]) -> dict[str, ThroughputResult]:
+    """Each way's batches, taken in turns (one of each, then the next of each)."""
+    runs: dict[str, list[BatchRun]] = {way.name: [] for way in ways}
+    for round_ in range(max((len(way.batches) for way in ways), default=0)):
+        for way in ways:
+            if round_ < len(way.batches):
+                runs[way.name].append(measure_round(way, way.batches[round_], round_ % 2 == 0))
+    return {way.name: ThroughputResult(way.label, tuple(runs[way.name])) for way in ways}
 
 
 @contextmanager

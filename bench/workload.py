@@ -35,6 +35,7 @@ class Batch:
     body: bytes
     events: int
     schema: Schema
+    texts: tuple[str, ...] = ()  # each event's own JSON text, as the Functions host hands it over
 
 
 def _weighted(rng: random.Random, table: list[tuple[float, Any]]) -> Any:
@@ -174,15 +175,16 @@ class Workload:
     def batch(self, schema: Schema, max_bytes: int = MAX_BATCH_BYTES,
               max_events: int | None = None) -> Batch:
         """The largest array of fresh events that fits ``max_bytes`` (and ``max_events``)."""
-        parts: list[bytes] = []
+        parts: list[str] = []
         size = 2  # "[" and "]"
         while max_events is None or len(parts) < max_events:
-            part = json.dumps(in_schema(self.event(), schema)).encode()
+            part = json.dumps(in_schema(self.event(), schema))
             if size + len(part) + (1 if parts else 0) > max_bytes:
                 break  # this one event is lost from the run; its id is never reused
             parts.append(part)
             size += len(part) + (1 if len(parts) > 1 else 0)
-        return Batch(b"[" + b",".join(parts) + b"]", len(parts), schema)
+        body = ("[" + ",".join(parts) + "]").encode()
+        return Batch(body, len(parts), schema, tuple(parts))
 
     def batches(self, total_events: int, max_bytes: int = MAX_BATCH_BYTES) -> Iterator[Batch]:
         """Full batches, schemas alternating, until at least ``total_events`` are out."""

@@ -18,12 +18,14 @@ Usage::
          "meanings": [{"domains": [str], "rule": str, "category": str | null,
                        "category_reason": str | null, "message": str | null,
                        "advice": str | null, "advice_from": str | null,
+                       "retry": {"verdict": "permanent" | "transient" | "unknown",
+                                 "reason": str, "rule": str | null},
                        "entry": <an entry as ``export`` prints it> | null}]}
 
 ``export``
     The whole catalog as one JSON array on standard output: every entry as
     :class:`catalog.models.Entry` dumps it (source, code, subcode, message, category, category_raw,
-    category_source, category_reason, advice, doc, line, line_end, url, cell, advice_note).
+    category_source, category_reason, advice, retry, doc, line, line_end, url, cell, advice_note).
 
 Exit status: 0 answered; 1 unknown code (the reason on standard error; with ``--json``, also the
 JSON above with ``"known": false`` and a ``"reason"`` on standard output); 2 usage (a code that is
@@ -143,6 +145,7 @@ def _block(meaning: Meaning, catalog: Catalog, number: str) -> str:
         ("message", match.message),
         ("category", _category_text(meaning)),
         ("advice", _advice_text(meaning)),
+        ("retry", f"{match.retry.verdict}: {match.retry.reason}"),
     ]
     if entry is not None:
         table = catalog.tables.get(entry.source)

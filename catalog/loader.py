@@ -4,7 +4,7 @@ Every data file is validated against :class:`catalog.models.TableFile`; every pr
 is collected and raised as one :class:`CatalogError`, each naming the file, the row (its index in
 ``rows``, its line in the seed document and its line in the data file) and the field.
 
-How an entry gets its category (design.md "The catalog", and what the design leaves open):
+How an entry gets its category (docs/catalog.md "Categories"):
 
 - The row gives one: ``category_source`` "document"; the spelling is normalised
   (``UnxpectedClientError`` is ``UnexpectedClientError``) and the raw spelling kept in
@@ -24,6 +24,9 @@ How an entry gets its category (design.md "The catalog", and what the design lea
 - A ``category_override`` in the data wins over both, where the row's own text contradicts the rule
   (for example "File a support request" as the whole advice of a 4xx); ``category_source`` is then
   "derived" (it is the catalog's decision) and ``category_reason`` carries the override's reason.
+
+Every entry gets a retry verdict derived from its text (:mod:`catalog.retry`, docs/catalog.md
+"Retry verdicts").
 
 The advice notes of ``irregularities.json`` are attached to their entries as ``advice_note``.
 """
@@ -45,6 +48,7 @@ from catalog.models import (
     OVERRIDE_REASON_PREFIX,
     TABLE_IDS,
     Category,
+    CategoryOverride,
     CategorySource,
     Entry,
     IrregularitiesFile,
@@ -53,6 +57,7 @@ from catalog.models import (
     TableFile,
     code_class,
 )
+from catalog.retry import retry_of
 
 PACKAGE_DIR = Path(__file__).parent
 DATA_DIR = PACKAGE_DIR / "data"
@@ -63,25 +68,25 @@ GENERIC_SUBCODE_REASON = (
 )
 
 _SMS_DELIVERY_RULES: dict[int, tuple[Category, str]] = {
-    2000: (Category.SUCCESS, "SMS delivery 2000: delivered (design.md)"),
+    2000: (Category.SUCCESS, "SMS delivery 2000: delivered (docs/catalog.md)"),
     5002: (
         Category.SUCCESS,
         "SMS delivery 5002: the carrier sends no delivery report and the message may have been "
-        "delivered (design.md)",
+        "delivered (docs/catalog.md)",
     ),
     **dict.fromkeys(
         range(4000, 4011),
         (
             Category.EXPECTED_ERROR,
             "SMS delivery 4000-4010: rejected or blocked for a reason the sender can act on "
-            "(design.md)",
+            "(docs/catalog.md)",
         ),
     ),
     **dict.fromkeys(
         (5000, 5001, 9999),
         (
             Category.UNEXPECTED_SERVER_ERROR,
-            "SMS delivery 5000, 5001, 9999: the platform failed to deliver (design.md)",
+            "SMS delivery 5000, 5001, 9999: the platform failed to deliver (docs/catalog.md)",
         ),
     ),
 }
@@ -142,21 +147,27 @@ def load_catalog(
     irregularities: Path | None = IRREGULARITIES,
     *,
     require_all: bool = True,
+    validate: bool = True,
 ) -> Catalog:
     """Every table of ``data_dir``, validated, with categories settled and advice notes attached.
 
     ``require_all``: every table of TABLE_IDS must have its file (the app's catalog); off, the
     files present are loaded (tests of a single table).
+
+    ``validate`` off reads the files as they are, without building or running the file format's
+    validation: the app's own cold start (:func:`catalog.get_catalog`), for the files shipped
+    with it, which the tests load validated (``tests/test_catalog_loader.py`` pins that both
+    ways give the same catalog). The rules that settle categories run either way.
     """
     problems: list[Problem] = []
-    files = _read_table_files(data_dir, problems)
+    files = _read_table_files(data_dir, problems, validate)
     if require_all:
         problems.extend(
             Problem(_display(data_dir / f"{table}.json"), "missing: every table needs its file")
             for table in TABLE_IDS
             if table not in files
         )
-    notes = _read_advice_notes(irregularities, problems) if irregularities else {}
+    notes = _read_advice_notes(irregularities, problems, validate) if irregularities else {}
     entries = list(_entries(files, notes, problems))
     noted = {(e.source, e.code, e.subcode) for e in entries}
     problems.extend(
@@ -170,10 +181,12 @@ def load_catalog(
     return Catalog(tables, entries)
 
 
-def _read_table_files(data_dir: Path, problems: list[Problem]) -> dict[str, tuple[TableFile, Path]]:
+def _read_table_files(
+    data_dir: Path, problems: list[Problem], validate: bool
+) -> dict[str, tuple[TableFile, Path]]:
     files: dict[str, tuple[TableFile, Path]] = {}
     for path in sorted(data_dir.glob("*.json")):
-        table_file = _read_table_file(path, problems)
+        table_file = _read_table_file(path, problems) if validate else _constructed_table_file(path)
         if table_file is None:
             continue
         if table_file.table != path.stem:
@@ -192,6 +205,23 @@ def _read_table_file(path: Path, problems: list[Problem]) -> TableFile | None:
     except ValidationError as err:
         problems.extend(_problems_of(path, text, err))
         return None
+
+
+def _constructed_table_file(path: Path) -> TableFile:
+    """A data file built as it is written, without validation (see ``load_catalog``)."""
+    raw = json.loads(path.read_bytes())
+    fields = {**raw, "columns": tuple(raw["columns"])}
+    fields["rows"] = tuple(_constructed_row(row) for row in raw["rows"])
+    return TableFile.model_construct(**fields)
+
+
+def _constructed_row(raw: dict[str, Any]) -> Row:
+    override = raw.get("category_override")
+    if override is not None:
+        override = CategoryOverride.model_construct(
+            category=Category(override["category"]), reason=override["reason"]
+        )
+    return Row.model_construct(**{**raw, "category_override": override})
 
 
 def _problems_of(path: Path, text: bytes, err: ValidationError) -> Iterator[Problem]:
@@ -257,8 +287,10 @@ def _skip(text: str, position: int, characters: str) -> int:
 
 
 def _read_advice_notes(
-    path: Path, problems: list[Problem]
+    path: Path, problems: list[Problem], validate: bool = True
 ) -> dict[tuple[str, int | None, int | None], str]:
+    if not validate:
+        return _advice_notes_as_written(path)
     try:
         record = IrregularitiesFile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as err:
@@ -269,6 +301,16 @@ def _read_advice_notes(
         for note in irregularity.advice_notes:
             notes[(note.table, note.code, note.subcode)] = note.note
     return notes
+
+
+def _advice_notes_as_written(path: Path) -> dict[tuple[str, int | None, int | None], str]:
+    """The advice notes read without validation (see ``load_catalog``)."""
+    record = json.loads(path.read_bytes())
+    return {
+        (note["table"], note["code"], note["subcode"]): note["note"]
+        for irregularity in record["irregularities"]
+        for note in irregularity.get("advice_notes", ())
+    }
 
 
 def _entries(
@@ -319,6 +361,7 @@ def _entry(
         category_source=source,
         category_reason=reason,
         advice=row.advice,
+        retry=retry_of(row.message, row.advice, category),
         doc=table_file.doc,
         line=row.line,
         line_end=row.line_end,

@@ -1,6 +1,6 @@
 """Looking a code up: what (code, subcode) means for one event family, and by which rule.
 
-:meth:`Catalog.lookup` follows design.md; the first rule that finds an entry wins:
+:meth:`Catalog.lookup` follows docs/catalog.md "Lookup"; the first rule that finds an entry wins:
 
 1. ``exact``: (code, subcode) in the domain's tables. In the domains without subcodes (provider,
    sms-delivery) the code alone, and a subcode given is ignored: those tables have none.
@@ -14,7 +14,7 @@
 6. ``none``: an unknown code.
 
 Rules 2-4 apply to the call domains only; sms-delivery has no code-class rule either (its codes are
-not HTTP codes: an unlisted one is unknown). Decisions the design leaves open:
+not HTTP codes: an unlisted one is unknown). Decisions the rules leave open:
 
 - Subcode 0 names no reason (it is the subcode of every success), so rules 2 and 3 skip it.
 - Ties (one subcode in several tables, such as 510403 in call-end and pstn): the pstn table wins for
@@ -22,6 +22,8 @@ not HTTP codes: an unlisted one is unknown). Decisions the design leaves open:
   the winning table with two meanings (call-automation 8522) is not unique: rule 2 passes it on.
 - Advice: the entry's own, else the first entry further down the chain that has some (tie losers
   first, then the later rules), named in ``advice_from``.
+- Retry: the entry's verdict; for an entry without a category of its own (a generic subcode) whose
+  text settles nothing, and where no entry answers, the verdict of the event's code class.
 
 :meth:`Catalog.explain` answers a person or a program (``python -m catalog explain``,
 ``GET /api/codes``) with every meaning of a code; :meth:`Explanation.to_json` gives its shape.
@@ -42,9 +44,11 @@ from catalog.models import (
     Entry,
     Match,
     MatchRule,
+    Retry,
     Table,
     code_class,
 )
+from catalog.retry import retry_of_code_class
 
 GENERIC_CODES = "generic-codes"
 GENERIC_SUBCODES = "generic-subcodes"
@@ -118,6 +122,7 @@ class Explanation:
          "meanings": [{"domains": ["call-automation", ...], "rule": "exact",
                        "category": "UnexpectedClientError", "category_reason": "...",
                        "message": "...", "advice": "...", "advice_from": "call-end:410/3100",
+                       "retry": {"verdict": "transient", "reason": "...", "rule": "temporary"},
                        "entry": {<Entry as exported>} or null}]}
     """
 
@@ -248,6 +253,7 @@ class Catalog:
             message=entry.message,
             advice=advice_entry.full_advice if advice_entry else None,
             advice_from=advice_entry.key if advice_entry else None,
+            retry=self._retry(entry, code),
         )
 
     @staticmethod
@@ -263,11 +269,25 @@ class Catalog:
         return by_class[0], f"from the event's code: {by_class[1]}"
 
     @staticmethod
+    def _retry(entry: Entry, code: int | None) -> Retry:
+        """The entry's verdict; a generic subcode whose words settle nothing borrows the code's,
+        as it borrows its category."""
+        if entry.category is not None or entry.retry.verdict != "unknown" or code is None:
+            return entry.retry
+        by_class = retry_of_code_class(code)
+        return by_class.model_copy(update={"reason": f"from the event's code: {by_class.reason}"})
+
+    @staticmethod
     def _by_code_class(rules: DomainRules, code: int | None) -> Match:
         by_class = code_class(code) if rules.with_code_class else None
         if by_class is None:
             return Match(rule="none")
-        return Match(rule="code-class", category=by_class[0], category_reason=by_class[1])
+        return Match(
+            rule="code-class",
+            category=by_class[0],
+            category_reason=by_class[1],
+            retry=retry_of_code_class(code),
+        )
 
     # ---- explain ------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The catalog's data model: an Entry per row of a provider's table, and the Match a lookup returns.
 
 Also the format of the data files (:class:`TableFile`, :class:`Row`) and of the irregularities
-record (:class:`IrregularitiesFile`), which the loader validates, and the category a code's class
-implies (:func:`code_class`), which both the loader and the lookup apply.
+record (:class:`IrregularitiesFile`), which the loader validates, the retry verdict every entry
+carries (:class:`Retry`), and the category a code's class implies (:func:`code_class`), which both
+the loader and the lookup apply. The rules are in ``docs/catalog.md``.
 """
 
 from __future__ import annotations
@@ -63,9 +64,29 @@ CategorySource = Literal["document", "derived"]
 OVERRIDE_REASON_PREFIX = "catalog override"
 MatchRule = Literal["exact", "subcode", "generic-subcode", "generic-code", "code-class", "none"]
 
+# Can sending the same thing again succeed? "unknown" also answers for what is no failure at all.
+RetryVerdict = Literal["permanent", "transient", "unknown"]
+
+
+class Retry(BaseModel):
+    """Whether sending again can succeed, and why: the first thing an on-call engineer asks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    verdict: RetryVerdict
+    reason: str = Field(min_length=1)
+    rule: str | None = Field(
+        default=None,
+        description="the docs/catalog.md retry rule that gave the verdict; None when the table's "
+        "writer gave it",
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
 
 def code_class(code: int | None) -> tuple[Category, str] | None:
-    """The category a code's class implies (design.md), with the reason; None outside the classes.
+    """The category a code's class implies (docs/catalog.md), with the reason; None outside them.
 
     0 and 2xx are Success; 4xx ExpectedError (the documents call client errors precondition
     failures the app can fix); 5xx UnexpectedServerError; 6xx ExpectedError (busy, declined:
@@ -110,6 +131,7 @@ class Entry(BaseModel):
         default=None, description="why a derived category was chosen or a document's overridden"
     )
     advice: str | None
+    retry: Retry
     doc: str = Field(description="seed document file name")
     line: int = Field(ge=1, description="first line of the row in the document")
     line_end: int = Field(ge=1)
@@ -144,6 +166,13 @@ def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+UNKNOWN_CODE_RETRY = Retry(
+    verdict="unknown",
+    reason="the catalog does not know this code, so nothing says whether sending again can help",
+    rule="unknown-code",
+)
+
+
 class Match(BaseModel):
     """What a lookup found for one (code, subcode) in one domain, and by which rule."""
 
@@ -161,6 +190,10 @@ class Match(BaseModel):
         default=None,
         description="where the category came from: the document, a derivation rule, the code class",
     )
+    retry: Retry = Field(
+        default=UNKNOWN_CODE_RETRY,
+        description="can sending again succeed: the entry's verdict, or the code class's",
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -170,14 +203,20 @@ class Match(BaseModel):
             "message": self.message,
             "advice": self.advice,
             "advice_from": self.advice_from,
+            "retry": self.retry.to_json(),
             "entry": self.entry.to_json() if self.entry else None,
         }
+
+
+# The data files' format (Table, TableFile, Row, …, IrregularitiesFile) builds its validation
+# schemas only when a file is validated (the tests, a catalog being edited): ``defer_build``. The
+# app's cold start reads the shipped files without them (``catalog.loader.load_catalog``).
 
 
 class Table(BaseModel):
     """One source table, without its rows: what the CLI shows beside an entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     table: TableId
     title: str = Field(min_length=1)
@@ -192,7 +231,7 @@ class Table(BaseModel):
 class CategoryOverride(BaseModel):
     """A category the catalog sets against the derivation rules, because the row's text says so."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     category: Category
     reason: str = Field(min_length=1)
@@ -201,7 +240,7 @@ class CategoryOverride(BaseModel):
 class Row(BaseModel):
     """One row of a table as the data file holds it: the document's text, never bent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     line: int = Field(ge=1)
     line_end: int = Field(ge=1)
@@ -233,7 +272,7 @@ class Row(BaseModel):
 class TableFile(Table):
     """One data file: a table and all its rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     rows: tuple[Row, ...] = Field(min_length=1)
 
@@ -244,7 +283,7 @@ class TableFile(Table):
 class Place(BaseModel):
     """Where in a document an irregularity stands."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     doc: str = Field(min_length=1)
     lines: tuple[int, ...] = Field(min_length=1)
@@ -254,7 +293,7 @@ class Place(BaseModel):
 class AdviceNote(BaseModel):
     """The catalog's own note, appended to the advice of one entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: TableId
     code: int | None
@@ -265,7 +304,7 @@ class AdviceNote(BaseModel):
 class Irregularity(BaseModel):
     """Something a document does that a reader would not expect, and what the catalog does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     places: tuple[Place, ...] = Field(min_length=1)
@@ -275,7 +314,7 @@ class Irregularity(BaseModel):
 
 
 class IrregularitiesFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     description: str
     irregularities: tuple[Irregularity, ...]

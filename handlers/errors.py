@@ -60,6 +60,14 @@ class SigningKeysUnavailable(TriageError):
     """The callback signing keys could not be fetched: we cannot tell good tokens from bad."""
 
 
+class KeyIdNotYetKnown(SigningKeysUnavailable):
+    """A token names a key id missing from the cached keys, which may not be fetched again yet.
+
+    It may be a key published since the last fetch, so the caller is told to come back (a 401
+    would lose a good callback: senders do not retry it).
+    """
+
+
 class StateUnavailable(TriageError):
     """The state store could not be read or written: without it an alert could go out twice."""
 
@@ -68,6 +76,24 @@ class StateUnavailable(TriageError):
             detail or "The state store is unavailable; without it an alert could be sent twice.",
             retry_after=RETRY_AFTER_SECONDS,
         )
+
+
+# Event Grid retries on its own schedule (10 s, 30 s, 1 min, ...); the hint is for other senders.
+IN_PROGRESS_RETRY_AFTER_SECONDS = 10
+
+
+class EventsInProgress(TriageError):
+    """Another attempt (a slow first delivery, another instance) holds the claim on some events
+    of this delivery. They are neither sent twice nor dropped: the sender delivers again later,
+    when the holder has completed them (a duplicate then) or its lease has lapsed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"{count} event(s) of this delivery are being handled by another attempt; "
+            "deliver again later.",
+            retry_after=IN_PROGRESS_RETRY_AFTER_SECONDS,
+        )
+        self.count = count
 
 
 class DestinationsFailed(TriageError):

@@ -1,37 +1,73 @@
-"""One delivery, end to end: read → dedupe → enrich → decide → send → remember.
+"""One delivery, end to end: read → claim → enrich → decide → send → complete.
 
 Exactly-once alerts on an at-least-once transport rest on two records in the dedupe store:
 
-- ``event:<digest>`` — the event was handled; a redelivery is a ``duplicate`` and sends nothing;
+- ``event:<digest>`` — claimed before anything is sent for the event, completed once it was
+  handled. Only the caller that won the claim sends; a redelivery of a completed event is a
+  ``duplicate``; one that arrives while another attempt holds the claim (Event Grid gave up
+  waiting on a slow first attempt, or another instance has it) is answered
+  :class:`~handlers.errors.EventsInProgress` (503) for the held events, so it comes back later
+  and finds them completed, or their lease lapsed if the holder crashed;
 - ``sent:<alert id>:<sink>`` — that alert reached that sink; when one sink fails and the delivery
   is answered 503, the redelivery re-sends only to the sinks that have not got it yet.
 
-Events are remembered only once every alert of the delivery has reached every sink, so a
-delivery that fails (503) is processed again in full on redelivery, with the same alert ids.
+Claims are completed only once every alert of the delivery has reached every sink, and released
+when the attempt fails, so a delivery that fails (503) is processed again in full on redelivery,
+with the same alert ids.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from catalog.lookup import Catalog
 from catalog.models import Match
-from handlers.alerting.alert import Alert, build_alert
+from handlers.alerting.alert import Alert, build_alert, build_invalid_events_alert
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
-from handlers.errors import DestinationsFailed
+from handlers.deadlines import delivery_deadline, in_this_context
+from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
 from handlers.records import EventRecord, Verdict
-from handlers.state.store import DedupeStore
+from handlers.state.store import Claim, DedupeStore
+
+# How long a claim protects an event from a second sender. Longer than any attempt can take
+# (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
+# enough that the events of a crashed holder are handled on one of Event Grid's next retries.
+CLAIM_LEASE = timedelta(seconds=60)
+# Event Grid waits 30 s for an answer; aim well inside it (a release after a failure may add a
+# store call's few seconds).
+DELIVERY_DEADLINE_SECONDS = 20.0
+
+
+class Triaged(Protocol):
+    """What the pipeline concluded about one event: a :class:`Triage` (the careful path) or the
+    fast path's record of an ordinary event (``handlers.fast``)."""
+
+    @property
+    def verdict(self) -> Verdict: ...
+
+    @property
+    def match(self) -> Match | None: ...
+
+    @property
+    def alert(self) -> Alert | None: ...
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    def record(self) -> EventRecord: ...
 
 
 @dataclass(slots=True)
@@ -45,21 +81,65 @@ class Triage:
 
     def record(self) -> EventRecord:
         """What the 200 answer and ``replay`` say about this event."""
-        return EventRecord.of(self.outcome, self.verdict, self.match, self.alert)
+        outcome = self.outcome
+        return EventRecord.of(
+            outcome.event_id,
+            outcome.event_type,
+            verdict=self.verdict,
+            code=outcome.code,
+            subcode=outcome.subcode,
+            reason=outcome.reason,
+            match=self.match,
+            alert=self.alert,
+        )
+
+
+Decide = Callable[[Outcome, Envelope], Triage]
+
+
+class PipelineEvent(Protocol):
+    """One event as the pipeline triages it, whichever path read it.
+
+    ``key`` is its ``event:`` record key. ``passed_over`` is its triage when another attempt
+    holds it or it was handled before; ``triaged`` when this attempt handles it, ``decide``
+    being the pipeline's own catalog lookup and alert policy.
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    def passed_over(self, verdict: Verdict) -> Triaged: ...
+
+    def triaged(self, decide: Decide) -> Triaged: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CarefulEvent:
+    """An envelope read by the careful path: the handlers of ``handlers.events``."""
+
+    envelope: Envelope
+    reader: EventReader
+    key: str
+
+    def passed_over(self, verdict: Verdict) -> Triage:
+        return Triage(self.reader.read(self.envelope), verdict)
+
+    def triaged(self, decide: Decide) -> Triage:
+        return decide(self.reader.read(self.envelope), self.envelope)
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A handled delivery; its tallies are taken once, for the log line and the answer alike."""
 
-    triages: list[Triage]
+    triages: list[Triaged]
     elapsed_ms: float
     counts: Counter[str]
     categories: Counter[str]
     alerts: list[Alert]
 
     @classmethod
-    def of(cls, triages: list[Triage], elapsed_ms: float) -> Delivery:
+    def of(cls, triages: list[Triaged], elapsed_ms: float) -> Delivery:
         return cls(
             triages=triages,
             elapsed_ms=elapsed_ms,
@@ -67,7 +147,7 @@ class Delivery:
             categories=Counter(
                 t.match.category.value for t in triages if t.match and t.match.category
             ),
-            alerts=[t.alert for t in triages if t.alert is not None],
+            alerts=alerts_of(triages),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -80,8 +160,18 @@ class Delivery:
         }
 
 
+def alerts_of(triages: Sequence[Triaged]) -> list[Alert]:
+    """The delivery's alerts, each once (its unreadable events share one)."""
+    return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
+
+
+def record_key(identity: str) -> str:
+    """The ``event:`` record of an event's identity (:attr:`Envelope.key`)."""
+    return "event:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
 def event_record_key(envelope: Envelope) -> str:
-    return "event:" + hashlib.sha256(envelope.key.encode()).hexdigest()[:40]
+    return record_key(envelope.key)
 
 
 def sent_record_key(alert: Alert, sink: AlertSink) -> str:
@@ -98,32 +188,79 @@ class Pipeline:
     alert_source: str
     sink_max_attempts: int = 4
     sink_retry_budget_seconds: float = 20.0
+    claim_lease: timedelta = CLAIM_LEASE
+    deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
     def run(self, envelopes: Sequence[Envelope], *, way_in: str) -> Delivery:
+        """A delivery read by the careful path."""
+        events = [CarefulEvent(e, self.reader, event_record_key(e)) for e in envelopes]
+        return self.run_events(events, way_in=way_in)
+
+    def run_events(self, events: Sequence[PipelineEvent], *, way_in: str) -> Delivery:
+        """A delivery read by either path (``handlers.fast`` reads the ordinary ones)."""
         started = time.perf_counter()
-        keys = [event_record_key(envelope) for envelope in envelopes]
-        already = self.dedupe.seen(list(dict.fromkeys(keys)))
-        triages = self._triage(envelopes, keys, already)
-        self._send(triages)
-        fresh = [key for key, t in zip(keys, triages, strict=True) if t.verdict != "duplicate"]
-        self.dedupe.remember(fresh)
+        keys = [event.key for event in events]
+        claim: Claim | None = None
+        try:
+            # Every store call and every destination attempt ends by this deadline, so the
+            # delivery is answered inside Event Grid's 30 s whatever the far sides do.
+            with delivery_deadline(self.deadline_seconds):
+                claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
+                triages = self._triage(events, keys, claim)
+                self._send(triages)
+                self.dedupe.complete(claim)
+        except BaseException:
+            if claim is not None:
+                self._release(claim)  # its own short limit: outside the spent deadline
+            raise
         delivery = Delivery.of(triages, (time.perf_counter() - started) * 1000)
         self._log(delivery, way_in)
+        if claim.held:
+            raise EventsInProgress(len(claim.held))
         return delivery
 
+    def _release(self, claim: Claim) -> None:
+        """Give the claims back after a failed attempt; if even that fails, their lease lapses."""
+        try:
+            self.dedupe.release(claim)
+        except StateUnavailable:
+            log_event("claim_release_failed", level=logging.WARNING, events=len(claim.won))
+
     def _triage(
-        self, envelopes: Sequence[Envelope], keys: Sequence[str], already: set[str]
-    ) -> list[Triage]:
-        triages = []
+        self, events: Sequence[PipelineEvent], keys: Sequence[str], claim: Claim
+    ) -> list[Triaged]:
+        triages: list[Triaged] = []
         in_batch: set[str] = set()
-        for envelope, key in zip(envelopes, keys, strict=True):
-            outcome = self.reader.read(envelope)
-            if key in already or key in in_batch:
-                triages.append(Triage(outcome, "duplicate"))
+        for event, key in zip(events, keys, strict=True):
+            if key in claim.held:
+                triages.append(event.passed_over("in-progress"))
+                continue
+            if key not in claim.won or key in in_batch:
+                triages.append(event.passed_over("duplicate"))
                 continue
             in_batch.add(key)
-            triages.append(self._decide(outcome, envelope))
+            triages.append(event.triaged(self._decide))
+        self._one_alert_for_the_unreadable(triages, keys)
         return triages
+
+    def _one_alert_for_the_unreadable(
+        self, triages: Sequence[Triaged], keys: Sequence[str]
+    ) -> None:
+        # Unreadable events only ever come from the careful path, as Triage records.
+        unreadable = [
+            (triage, key)
+            for triage, key in zip(triages, keys, strict=True)
+            if isinstance(triage, Triage) and triage.verdict == "invalid"
+        ]
+        if not unreadable:
+            return
+        alert = build_invalid_events_alert(
+            [triage.outcome for triage, _ in unreadable],
+            event_keys=[key for _, key in unreadable],
+            source=self.alert_source,
+        )
+        for triage, _ in unreadable:
+            triage.alert = alert
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
@@ -132,12 +269,13 @@ class Pipeline:
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)
+        if kind == "invalid-event":
+            return Triage(outcome, "invalid", match)  # one alert for all: see below
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
-        verdict: Verdict = "invalid" if kind == "invalid-event" else "alert"
-        return Triage(outcome, verdict, match, alert)
+        return Triage(outcome, "alert", match, alert)
 
-    def _send(self, triages: Sequence[Triage]) -> None:
-        alerts = [t.alert for t in triages if t.alert is not None]
+    def _send(self, triages: Sequence[Triaged]) -> None:
+        alerts = alerts_of(triages)
         if not alerts or not self.sinks:
             return
         wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
@@ -149,12 +287,10 @@ class Pipeline:
         pending = {sink: batch for sink, batch in pending.items() if batch}
         # Destinations are tried side by side, each within the whole retry budget, so one
         # delivery takes as long as its slowest destination and stays inside Event Grid's 30 s.
-        outcomes = self._deliver_all(pending)
+        outcomes = self._deliver_all(pending, wanted)
         failed = [sink.name for sink, error in outcomes.items() if error is not None]
         for sink, error in outcomes.items():
-            if error is None:
-                self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
-            else:
+            if error is not None:
                 log_event(
                     "sink_failed", sink=sink.name, alerts=len(pending[sink]), error=str(error)
                 )
@@ -162,7 +298,7 @@ class Pipeline:
             raise DestinationsFailed(failed)
 
     def _deliver_all(
-        self, pending: dict[AlertSink, list[Alert]]
+        self, pending: dict[AlertSink, list[Alert]], wanted: dict[tuple[str, str], str]
     ) -> dict[AlertSink, SinkError | None]:
         def attempt(sink: AlertSink) -> SinkError | None:
             try:
@@ -174,12 +310,15 @@ class Pipeline:
                 )
             except SinkError as error:
                 return error
+            # Recorded as soon as this sink has them: if the process dies while a slower sink
+            # is still trying, the next attempt does not send them to this one again.
+            self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
             return None
 
         if len(pending) <= 1:
             return {sink: attempt(sink) for sink in pending}
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            futures = {sink: pool.submit(attempt, sink) for sink in pending}
+            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in pending}
             return {sink: future.result() for sink, future in futures.items()}
 
     def _log(self, delivery: Delivery, way_in: str) -> None:

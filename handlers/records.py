@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from catalog.models import Match
 from handlers.alerting.alert import Alert
-from handlers.events.outcome import Outcome
 
-Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate"]
+# "in-progress": another attempt holds the event's claim right now (handlers/pipeline.py).
+Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +36,30 @@ class EventRecord:
 
     @classmethod
     def of(
-        cls, outcome: Outcome, verdict: Verdict, match: Match | None, alert: Alert | None
+        cls,
+        event_id: str | None,
+        event_type: str | None,
+        *,
+        verdict: Verdict,
+        code: int | None,
+        subcode: int | None,
+        reason: str | None,
+        match: Match | None,
+        alert: Alert | None,
     ) -> EventRecord:
+        """The record of one event, whichever path read it (careful or fast)."""
         return cls(
-            id=outcome.event_id,
-            type=outcome.event_type,
+            id=event_id,
+            type=event_type,
             outcome=verdict,
-            code=outcome.code,
-            subcode=outcome.subcode,
+            code=code,
+            subcode=subcode,
             category=match.category.value if match and match.category else None,
             match=match.rule if match else None,
             source=match.entry.source if match and match.entry else None,
             message=match.message if match else None,
             advice=match.advice if match else None,
-            reason=outcome.reason,
+            reason=reason,
             alert=alert,
         )
 

@@ -6,12 +6,10 @@ settings choose; everything else receives them.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from catalog import get_catalog
 from catalog.models import Domain
@@ -21,15 +19,13 @@ from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
+from handlers.fast.reading import FastReader
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.pipeline import Pipeline
-from handlers.settings import Settings, SettingsError, load_settings
+from handlers.settings import Settings, load_settings
 from handlers.state.memory import MemoryDedupeStore
 from handlers.state.store import DedupeStore
 from handlers.state.table import TableDedupeStore
-
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +33,7 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
+    fast: FastReader | None = None  # None: every body is read by the careful path
 
     @classmethod
     def build(
@@ -45,6 +42,7 @@ class Runtime:
         *,
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        fast_path: bool = True,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -61,7 +59,12 @@ class Runtime:
             sink_max_attempts=settings.sink_max_attempts,
             sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
-        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings))
+        return cls(
+            settings,
+            pipeline,
+            CallbackAuthenticator.from_settings(settings),
+            FastReader(pipeline.reader) if fast_path else None,
+        )
 
 
 _lock = threading.Lock()
@@ -86,6 +89,7 @@ def reset_runtime(runtime: Runtime | None = None) -> None:
 
 
 # --- destinations ----------------------------------------------------------------------
+# The settings model has checked every value these factories read: they only build.
 
 
 def build_sinks(settings: Settings) -> list[AlertSink]:
@@ -93,10 +97,10 @@ def build_sinks(settings: Settings) -> list[AlertSink]:
     sinks: list[AlertSink] = []
     if settings.alert_file is not None:
         sinks.append(FileSink(settings.alert_file))
-    if settings.alert_webhook_url:
-        sinks.append(_webhook_from_settings(settings))
+    if settings.alert_webhook_url and settings.alert_webhook_secret is not None:
+        secret = settings.alert_webhook_secret.get_secret_value()
+        sinks.append(WebhookSink(settings.alert_webhook_url, secret))
     if settings.alert_topic_endpoint:
-        _require_secure_url(settings.alert_topic_endpoint, "ALERT_TOPIC_ENDPOINT")
         key = settings.alert_topic_key.get_secret_value() if settings.alert_topic_key else None
         sinks.append(
             EventGridTopicSink(
@@ -108,33 +112,6 @@ def build_sinks(settings: Settings) -> list[AlertSink]:
     return sinks
 
 
-def _webhook_from_settings(settings: Settings) -> WebhookSink:
-    _require_secure_url(settings.alert_webhook_url, "ALERT_WEBHOOK_URL")
-    secret = settings.alert_webhook_secret
-    if secret is None or not secret.get_secret_value():
-        raise SettingsError(
-            "ALERT_WEBHOOK_SECRET: required when ALERT_WEBHOOK_URL is set (alerts are signed)"
-        )
-    try:
-        return WebhookSink(settings.alert_webhook_url, secret.get_secret_value())
-    except ValueError as error:
-        raise SettingsError(f"ALERT_WEBHOOK_SECRET: {error}") from None
-
-
-def _require_secure_url(url: str, variable: str) -> None:
-    """https anywhere; plain http only to this machine (local runs and tests)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        raise SettingsError(f"{variable}: not a valid URL") from None
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
-        return
-    raise SettingsError(f"{variable}: must be an https URL (http only to 127.0.0.1/localhost)")
-
-
 # --- state -----------------------------------------------------------------------------
 
 
@@ -144,31 +121,13 @@ def build_dedupe_store(settings: Settings) -> DedupeStore:
     if settings.dedupe_store == "memory":
         return MemoryDedupeStore(window)
     table_name = settings.dedupe_table_name
-    if not _TABLE_NAME.match(table_name):
-        raise SettingsError(
-            "DEDUPE_TABLE_NAME: 3 to 63 letters and digits, starting with a letter"
+    if settings.dedupe_table_connection_string is not None:
+        return TableDedupeStore.from_connection_string(
+            settings.dedupe_table_connection_string.get_secret_value(), table_name, window=window
         )
-    secret = settings.dedupe_table_connection_string
-    connection_string = secret.get_secret_value() if secret else ""
-    if connection_string:
-        try:
-            return TableDedupeStore.from_connection_string(
-                connection_string, table_name, window=window
-            )
-        except ValueError:
-            # The SDK's message may quote the string, account key included: never repeat it.
-            raise SettingsError(
-                "DEDUPE_TABLE_CONNECTION_STRING: not a valid storage connection string"
-            ) from None
-    service_uri = settings.dedupe_table_service_uri
-    if not service_uri:
-        raise SettingsError(
-            "DEDUPE_TABLE_SERVICE_URI: required when DEDUPE_STORE is 'table' "
-            "(or DEDUPE_TABLE_CONNECTION_STRING, for Azurite)"
-        )
-    parts = urlsplit(service_uri)
-    if parts.scheme != "https" or not parts.hostname:
-        raise SettingsError("DEDUPE_TABLE_SERVICE_URI: must be an https URL")
     return TableDedupeStore.from_service_uri(
-        service_uri, table_name, window=window, client_id=settings.azure_client_id or None
+        settings.dedupe_table_service_uri,
+        table_name,
+        window=window,
+        client_id=settings.azure_client_id or None,
     )

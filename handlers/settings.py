@@ -3,16 +3,37 @@
 Every field's environment variable is its name upper-cased (``alert_file`` → ``ALERT_FILE``).
 The Bicep in ``infra/`` sets exactly these names; ``tests/test_infra.py`` checks that the two
 lists agree, so add a field here and its app setting there together.
+
+Every rule a setting must follow lives here, so a bad value stops the app at cold start with a
+message naming the variable, never later at the first delivery that needs it. Rules between two
+settings (a webhook URL needs its secret, the JWT check needs an audience) are checked on the
+later field with the earlier ones in hand (``info.data``), so pydantic reports them together with
+every other problem: one start-up shows every mistake. The factories in ``handlers.runtime``
+trust these values and check nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 ACS_CALLBACK_ISSUER = "https://acscallautomation.communication.azure.com"
 ACS_CALLBACK_JWKS_URL = "https://acscallautomation.communication.azure.com/calling/keys"
@@ -20,7 +41,8 @@ DEFAULT_ALERT_CATEGORIES = ("UnexpectedClientError", "UnexpectedServerError")
 # Event Grid's largest preferred batch is 1,024 KB; a little headroom above it.
 DEFAULT_MAX_BODY_BYTES = 1_100_000
 
-CommaList = Annotated[tuple[str, ...], NoDecode]
+# A comma-separated list in the environment; split by ``_split_commas`` before validation.
+CommaList = tuple[str, ...]
 
 
 class SettingsError(ValueError):
@@ -33,10 +55,90 @@ def _split_commas(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
-    """Everything acs-triage reads from its environment."""
+# --- the rules ---------------------------------------------------------------------------------
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+# Azure Table Storage: 3 to 63 letters and digits, starting with a letter.
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+WEBHOOK_SECRET_PREFIX = "whsec_"
+# Standard Webhooks: a symmetric secret is between 24 and 64 random bytes.
+WEBHOOK_SECRET_BYTES = (24, 64)
+
+
+def is_loopback(host: str) -> bool:
+    """This machine: ``localhost`` or any loopback address (127.0.0.0/8, ::1). The one rule."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secure_url(url: str) -> str:
+    """https to anywhere; plain http only to this machine (local runs and tests)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if not host or parts.scheme not in ("https", "http"):
+        raise ValueError("must be an https URL with a host")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError("must be https (plain http only to localhost / 127.0.0.1 / ::1)")
+    return url
+
+
+def webhook_secret_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (``whsec_`` and base64), or ValueError.
+
+    Strict base64, unlike the reference library's lenient decoding: a secret that is not base64
+    would be read differently by different verifiers, so it is refused rather than guessed at.
+    """
+    encoded = secret.removeprefix(WEBHOOK_SECRET_PREFIX).rstrip("=")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        key = b""
+    low, high = WEBHOOK_SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ValueError(
+            f"must be a Standard Webhooks secret: 'whsec_' and the base64 of {low} to {high} "
+            "random bytes (e.g. whsec_ + `openssl rand -base64 32`)"
+        )
+    return key
+
+
+def check_connection_string(value: str) -> None:
+    """The shape the Tables SDK needs, checked without importing it (and never quoted back)."""
+    from azure.core.utils import parse_connection_string
+
+    if value.strip().lower() == "usedevelopmentstorage=true":
+        return
+    try:
+        parts = parse_connection_string(value)
+    except ValueError:
+        raise ValueError("not a storage connection string (key=value pairs, ';' between)") from None
+    if "accountname" not in parts or not (
+        "accountkey" in parts or "sharedaccesssignature" in parts
+    ):
+        raise ValueError("needs AccountName and AccountKey (or SharedAccessSignature)")
+    if "tableendpoint" in parts:
+        try:
+            check_secure_url(parts["tableendpoint"])
+        except ValueError as error:
+            raise ValueError(f"its TableEndpoint {error}") from None
+
+
+class Settings(BaseModel):
+    """Everything acs-triage reads from its environment (see :func:`load_settings`)."""
+
+    # validate_default: the cross-field rules must run for settings left unset, too.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, allow_inf_nan=False, validate_default=True
+    )
+
+    # Fields are checked in this order; a rule that needs another setting sits on the later one.
 
     # --- delivery protocol -------------------------------------------------------------
     allowed_topics: CommaList = Field(
@@ -120,20 +222,95 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not 'code' or 'code/subcode'")
         return value
 
+    @field_validator(
+        "alert_topic_endpoint", "alert_webhook_url", "dedupe_table_service_uri", mode="after"
+    )
+    @classmethod
+    def _optional_url_is_secure(cls, value: str) -> str:
+        return check_secure_url(value.strip()) if value.strip() else ""
+
+    @field_validator("callback_jwks_url", mode="after")
+    @classmethod
+    def _jwks_url_is_secure(cls, value: str) -> str:
+        # Keys fetched over plain HTTP could be swapped on the way.
+        return check_secure_url(value.strip())
+
+    @field_validator("callback_audience", "callback_issuer", mode="after")
+    @classmethod
+    def _needed_by_the_jwt_check(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value and info.data.get("callback_jwt_required"):
+            what = (
+                " (the Communication Services resource's immutable id)"
+                if info.field_name == "callback_audience"
+                else ""
+            )
+            raise ValueError(f"required when CALLBACK_JWT_REQUIRED is true{what}")
+        return value
+
+    @field_validator("alert_webhook_secret", mode="after")
+    @classmethod
+    def _webhook_secret_is_usable(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if not secret:
+            if info.data.get("alert_webhook_url"):
+                raise ValueError("required when ALERT_WEBHOOK_URL is set (alerts are signed)")
+            return None
+        webhook_secret_key(secret)
+        return SecretStr(secret)
+
+    @field_validator("dedupe_table_connection_string", mode="after")
+    @classmethod
+    def _table_is_reachable(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        connection_string = value.get_secret_value().strip() if value is not None else ""
+        if connection_string:
+            check_connection_string(connection_string)
+            return SecretStr(connection_string)
+        if info.data.get("dedupe_store") == "table" and not info.data.get(
+            "dedupe_table_service_uri", "(invalid)"
+        ):
+            raise ValueError(
+                "required when DEDUPE_STORE is 'table' and DEDUPE_TABLE_SERVICE_URI is not set "
+                "(the service URI with the managed identity in Azure, or this string for Azurite)"
+            )
+        return None
+
+    @field_validator("dedupe_table_name", mode="after")
+    @classmethod
+    def _table_name_is_valid(cls, value: str) -> str:
+        if not _TABLE_NAME.fullmatch(value):
+            raise ValueError("3 to 63 letters and digits, starting with a letter")
+        return value
+
 
 def format_settings_error(error: ValidationError) -> str:
     """One line per bad variable, named as the operator sets it."""
     lines = []
     for issue in error.errors():
         name = str(issue["loc"][0]).upper() if issue["loc"] else "(settings)"
-        lines.append(f"{name}: {issue['msg']}")
+        lines.append(f"{name}: {issue['msg'].removeprefix('Value error, ')}")
     return "invalid settings: " + "; ".join(lines)
 
 
+def environment_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings' variables present in ``environ``, by field name, whatever their case.
+
+    A plain model reads them (not pydantic-settings, which cost a quarter of a cold start more
+    than ``azure.functions`` itself for what these few lines do); validation is the model's.
+    """
+    fields = {name.upper(): name for name in Settings.model_fields}
+    return {fields[key.upper()]: value for key, value in environ.items() if key.upper() in fields}
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read and validate the settings, raising SettingsError that names the bad variable."""
+    """Read and validate the settings (``overrides`` win over the environment), raising
+    SettingsError that names the bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings.model_validate({**environment_values(os.environ), **overrides})
     except ValidationError as error:
         raise SettingsError(format_settings_error(error)) from None
 

@@ -1,6 +1,7 @@
 // acs-triage: everything the app needs in one resource group, deployed by `azd up` or by
-// `az deployment group create`. See infra/README.md for the deploy path and why the Event Grid
-// subscription comes in a second pass (deployEventSubscription).
+// `az deployment group create`. The Event Grid subscription is not part of this template: Event
+// Grid validates the webhook when the subscription is created, so infra/subscription.bicep is
+// deployed on its own once the code answers (the azd postdeploy hook). See infra/README.md.
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -8,7 +9,47 @@ targetScope = 'resourceGroup'
 @description('Name of the environment (azd: AZURE_ENV_NAME); part of every resource name and tag.')
 param environmentName string
 
-@description('Region of the function app and its resources (must offer Flex Consumption).')
+// Flex Consumption runs in these regions only (az functionapp list-flexconsumption-locations);
+// azd offers just these when it asks for the region. Canary regions are left out.
+@description('Region of the function app and its resources: one that offers Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string = resourceGroup().location
 
 @description('Resource id of the EXISTING Communication Services resource whose events are triaged: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Communication/communicationServices/<name>.')
@@ -17,18 +58,28 @@ param acsResourceId string
 @description('Audience of Call Automation callback JWTs. Empty: the Communication Services resource\'s immutable id.')
 param callbackAudience string = ''
 
-@description('Create the Event Grid subscription to the webhook. Only once the code is deployed: Event Grid validates the endpoint on creation (the azd postdeploy hook turns this on).')
-param deployEventSubscription bool = false
-
-@description('Communication Services event types delivered to the webhook.')
-param eventTypes array = [
-  'Microsoft.Communication.SMSDeliveryReportReceived'
-  'Microsoft.Communication.CallEnded'
-  'Microsoft.Communication.CallParticipantRemoved'
-]
-
-@description('Name of the system topic on the Communication Services resource. Event Grid allows one per source: give the existing one\'s name if it is already in this resource group. Empty: a generated name.')
+@description('Name of the Communication Services resource\'s EXISTING system topic (a source has at most one; the azd preprovision hook looks it up). Empty: none exists yet, one is created in this resource group.')
 param systemTopicName string = ''
+
+@description('Resource group of that existing system topic (same subscription). Empty: this resource group.')
+param systemTopicResourceGroup string = ''
+
+@description('Name of the Event Grid subscription (infra/subscription.bicep creates it after the code is deployed); the delivery alerts watch it.')
+param eventSubscriptionName string = 'acs-triage'
+
+@description('Replication of the storage account. Locally redundant storage is offered in every Flex Consumption region; pick ZRS or a geo-redundant SKU where the region offers it.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@description('E-mail address that receives the delivery alerts (dead letters, dropped events, failed deliveries, 5xx answers). Empty: the alerts fire in Azure Monitor without notifying anyone.')
+param alertEmail string = ''
 
 @description('Categories that raise an alert (ALERT_CATEGORIES), comma-separated.')
 param alertCategories string = 'UnexpectedClientError,UnexpectedServerError'
@@ -53,16 +104,6 @@ param alertWebhookSecretUri string = ''
 @minValue(1)
 @maxValue(720)
 param dedupeWindowHours int = 24
-
-@description('Event Grid delivery attempts before an event is dead-lettered.')
-@minValue(1)
-@maxValue(30)
-param maxDeliveryAttempts int = 30
-
-@description('Minutes Event Grid retries an event before it is dead-lettered.')
-@minValue(1)
-@maxValue(1440)
-param eventTimeToLiveInMinutes int = 1440
 
 @description('Upper bound of Flex Consumption instances.')
 @minValue(40)
@@ -110,15 +151,33 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// The system topic stays where it already is (a source has at most one); a new one is created in
+// this resource group. The module is deployed into that group.
+var systemTopicGroup = empty(systemTopicName) || empty(systemTopicResourceGroup) ? resourceGroup().name : systemTopicResourceGroup
+
+module systemTopic 'modules/systemtopic.bicep' = {
+  name: 'acs-system-topic'
+  scope: resourceGroup(systemTopicGroup)
+  params: {
+    tags: tags
+    name: empty(systemTopicName) ? 'evgst-acstriage-${resourceToken}' : systemTopicName
+    create: empty(systemTopicName)
+    acsResourceId: acsResourceId
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
     location: location
     tags: tags
     name: 'stacstriage${resourceToken}'
+    skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
     dedupeTableName: dedupeTableName
+    deadLetterWriterId: systemTopic.outputs.id
+    deadLetterWriterPrincipalId: systemTopic.outputs.principalId
   }
 }
 
@@ -143,22 +202,13 @@ module alertTopic 'modules/alerttopic.bicep' = {
   }
 }
 
-module acsEvents 'modules/acsevents.bicep' = {
-  name: 'acs-events'
-  params: {
-    tags: tags
-    name: empty(systemTopicName) ? 'evgst-acstriage-${resourceToken}' : systemTopicName
-    acsResourceId: acsResourceId
-    storageAccountName: storage.outputs.name
-    deadLetterContainerName: storage.outputs.deadLetterContainerName
-  }
-}
-
 // Every environment variable handlers/settings.py reads, except the local-only ones
 // (ALERT_FILE, ALERT_TOPIC_KEY, DEDUPE_TABLE_CONNECTION_STRING: see tests/test_infra.py).
 var appSettings = {
-  // delivery protocol: only this Communication Services resource may deliver.
-  ALLOWED_TOPICS: acsResourceId
+  // Delivery protocol: only this Communication Services resource may deliver. Its system topic
+  // is allowed too: Event Grid's validation event for a system-topic subscription names a topic
+  // that no document pins down as either id; the app logs which one it was.
+  ALLOWED_TOPICS: '${acsResourceId},${systemTopic.outputs.id}'
   MAX_BODY_BYTES: '1100000'
   // Call Automation callbacks: JWTs are always checked in Azure.
   CALLBACK_JWT_REQUIRED: 'true'
@@ -209,16 +259,16 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
-module eventSubscription 'subscription.bicep' = if (deployEventSubscription) {
-  name: 'acs-event-subscription'
+// What Event Grid sees and the app answers, as Azure Monitor alerts (e-mail when alertEmail is set).
+module deliveryAlerts 'modules/alerts.bicep' = {
+  name: 'delivery-alerts'
   params: {
-    systemTopicName: acsEvents.outputs.name
-    functionAppName: functionApp.outputs.name
-    eventTypes: eventTypes
-    deadLetterStorageAccountId: storage.outputs.id
-    deadLetterContainerName: storage.outputs.deadLetterContainerName
-    maxDeliveryAttempts: maxDeliveryAttempts
-    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    tags: tags
+    namePrefix: 'acstriage-${resourceToken}'
+    systemTopicId: systemTopic.outputs.id
+    eventSubscriptionName: eventSubscriptionName
+    functionAppId: functionApp.outputs.id
+    alertEmail: alertEmail
   }
 }
 
@@ -229,6 +279,15 @@ output FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output ALERT_TOPIC_NAME string = alertTopic.outputs.name
 output ALERT_TOPIC_ENDPOINT string = alertTopic.outputs.endpoint
-output EVENT_SYSTEM_TOPIC_NAME string = acsEvents.outputs.name
+// The postdeploy hook creates the subscription from these (infra/subscription.bicep).
+output EVENT_SYSTEM_TOPIC_NAME string = systemTopic.outputs.name
+output EVENT_SYSTEM_TOPIC_RESOURCE_GROUP string = systemTopicGroup
+output EVENT_SYSTEM_TOPIC_ID string = systemTopic.outputs.id
+output EVENT_SUBSCRIPTION_NAME string = eventSubscriptionName
+output DEAD_LETTER_STORAGE_ACCOUNT_ID string = storage.outputs.id
+output DEAD_LETTER_CONTAINER_NAME string = storage.outputs.deadLetterContainerName
+// `python -m handlers deadletter` reads the dead letters from here, and replays them with the
+// app's dedupe table (infra/README.md, "Dead letters").
+output DEDUPE_TABLE_SERVICE_URI string = storage.outputs.tableEndpoint
 output DEAD_LETTER_CONTAINER_URL string = '${storage.outputs.blobEndpoint}${deadLetterContainerName}'
 output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.properties.clientId

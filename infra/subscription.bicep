@@ -1,14 +1,19 @@
 // The Event Grid subscription from the Communication Services system topic to the app's webhook.
 // Event Grid validates a webhook when the subscription is created (the app must answer the
-// handshake), so this is deployed only after the code: main.bicep includes it when
-// deployEventSubscription is true, which the azd postdeploy hook turns on. It also deploys on its
-// own: az deployment group create -g <rg> -f infra/subscription.bicep -p ...
+// handshake), so this template is deployed on its own, after the code, into the system topic's
+// resource group: by the azd postdeploy hook (with retries), or by hand:
+//   az deployment group create -g <topic's resource group> -f infra/subscription.bicep -p ...
+// It changes nothing but the subscription: the function app is only read (its host name and
+// its default function key), so a deployment of this template never restarts the app.
 
-@description('Name of the Communication Services system topic (in this resource group).')
+@description('Name of the Communication Services system topic (in the resource group deployed to).')
 param systemTopicName string
 
-@description('Name of the function app (in this resource group) that receives the events.')
+@description('Name of the function app that receives the events.')
 param functionAppName string
+
+@description('Resource group of the function app. Empty: the resource group deployed to.')
+param functionAppResourceGroup string = ''
 
 @description('Event types to deliver.')
 param eventTypes array = [
@@ -50,7 +55,7 @@ param maxEventsPerBatch int = 10
 @maxValue(1024)
 param preferredBatchSizeInKilobytes int = 64
 
-@description('Name of the event subscription.')
+@description('Name of the event subscription (main.bicep\'s eventSubscriptionName: the delivery alerts watch it).')
 param subscriptionName string = 'acs-triage'
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
@@ -59,6 +64,7 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
 
 resource app 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
+  scope: resourceGroup(empty(functionAppResourceGroup) ? resourceGroup().name : functionAppResourceGroup)
 }
 
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
@@ -85,7 +91,7 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     }
     // Dead letters are written with the system topic's own identity (Storage Blob Data
-    // Contributor on the container, granted in modules/acsevents.bicep): no storage keys.
+    // Contributor on the container, granted in modules/storage.bicep): no storage keys.
     deadLetterWithResourceIdentity: {
       identity: {
         type: 'SystemAssigned'

@@ -905,7 +905,12 @@ def _renumbered(value: Any, renumber: dict[int, int]) -> Any:
         pointer = value.get("$ref")
         if isinstance(pointer, str) and pointer.startswith("#/") and len(value) == 1:
             return {"$ref": f"#/{renumber[int(pointer[2:])]}"}
-        return {k: _renumbered(v, renumber) for k, v in value.items() if k != "description"}
+        return {
+            key: _renumbered(item, renumber)
+            for key, item in value.items()
+            # prose only: a *property* named description maps to its definition, not a string
+            if not (key == "description" and isinstance(item, str))
+        }
     if isinstance(value, list):
         return [_renumbered(item, renumber) for item in value]
     return value

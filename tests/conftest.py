@@ -84,7 +84,8 @@ class LocalHost:
     def post(self, route: str, body: bytes | str | Any, **kwargs: Any) -> requests.Response:
         if not isinstance(body, bytes | str):
             body = json.dumps(body)
-        return self.session.post(self.url(route), data=body, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return self.session.post(self.url(route), data=body, **kwargs)
 
     def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.url(route), timeout=30, **kwargs)

@@ -189,6 +189,79 @@ class JwksServer:
         return Handler
 
 
+class RawJwksServer:
+    """A JWKS endpoint on 127.0.0.1 written at the socket level, to misbehave on purpose.
+
+    It answers every connection with ``head`` then ``body``; ``drip`` names the part it sends one
+    byte per ``interval`` seconds (a slow-loris answer). ``sent`` counts the bytes that got out
+    before the client hung up, ``complete`` the answers sent whole. Use as a context manager.
+    """
+
+    def __init__(
+        self, head: bytes, body: bytes, *, drip: str | None = None, interval: float = 1.0
+    ) -> None:
+        self.head, self.body, self.drip, self.interval = head, body, drip, interval
+        self.sent = 0
+        self.complete = 0
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.05)
+        self._threads: list[threading.Thread] = []
+
+    @classmethod
+    def answering(cls, body: bytes, *, length: bool = True, **options: Any) -> RawJwksServer:
+        """A 200 JSON answer, with or without ``Content-Length`` (then the close ends it)."""
+        headers = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        if length:
+            headers += f"Content-Length: {len(body)}\r\n"
+        return cls((headers + "\r\n").encode(), body, **options)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/calling/keys"
+
+    def __enter__(self) -> RawJwksServer:
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+        self._threads.append(accept)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            answer = threading.Thread(target=self._answer, args=(connection,), daemon=True)
+            answer.start()
+            self._threads.append(answer)
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)  # the request: one small GET
+            try:
+                for part, name in ((self.head, "head"), (self.body, "body")):
+                    step = 1 if self.drip == name else 65536
+                    for start in range(0, len(part), step):
+                        if self._stop.is_set():
+                            return
+                        connection.sendall(part[start : start + step])
+                        self.sent += len(part[start : start + step])
+                        if self.drip == name:
+                            self._stop.wait(self.interval)
+                self.complete += 1
+            except OSError:
+                return  # the client hung up: what we wanted to see
+
+
 def unreachable_url() -> str:
     """A loopback URL with nothing listening: connections are refused at once."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -188,6 +188,27 @@ BROKEN = [
         id="parameter-allowed-value",
     ),
     pytest.param(
+        "modules/alerts.bicep",
+        "groupShortName: 'acstriage'",
+        "groupShortName: 'acs-triage-ops'",
+        "properties.groupShortName: 'acs-triage-ops' is longer than 12",
+        id="string-length",
+    ),
+    pytest.param(
+        "modules/alerts.bicep",
+        "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'",
+        "'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria'",
+        "criteria.odata.type: 'Microsoft.Azure.Monitor.SingleResourceMetricCriteria' is not one of",
+        id="discriminator-value",
+    ),
+    pytest.param(
+        "modules/alerts.bicep",
+        "useCommonAlertSchema: true",
+        "useCommonAlertSchema: 'true'",
+        "emailReceivers[0].useCommonAlertSchema: expected bool, found string 'true'",
+        id="array-item",
+    ),
+    pytest.param(
         "main.bicep",
         "storage.outputs.tableEndpoint",
         "storage.outputs.tablesEndpoint",
@@ -250,6 +271,7 @@ def test_checker_command_exits_1_and_prints_the_findings(
 
 
 def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
+    # Prose descriptions go; a property that happens to be called description stays.
     table: list[dict[str, Any]] = [
         {"$type": "StringType"},
         {"$type": "ObjectType", "name": "Unused", "properties": {}},
@@ -258,6 +280,7 @@ def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
             "name": "Body",
             "properties": {
                 "name": {"type": {"$ref": "#/0"}, "flags": 9, "description": "The name"},
+                "description": {"type": {"$ref": "#/0"}, "flags": 0, "description": "Prose"},
             },
         },
         {"$type": "ResourceType", "name": "A.B/cs@2020-01-01", "body": {"$ref": "#/2"}},
@@ -271,6 +294,7 @@ def test_trimming_keeps_what_a_used_type_reaches_and_renumbers_it() -> None:
             "name": "Body",
             "properties": {
                 "name": {"type": {"$ref": "#/0"}, "flags": 9},
+                "description": {"type": {"$ref": "#/0"}, "flags": 0},
             },
         },
         {"$type": "ResourceType", "name": "A.B/cs@2020-01-01", "body": {"$ref": "#/1"}},

@@ -63,6 +63,10 @@ def test_a_person_reads_message_category_advice_source_and_rule_at_a_glance() ->
     assert "  table     call-end: Calling End call codes and subcodes" in lines
     assert "  document  002_2cef8ca5ec04bd03.txt, line 176" in lines
     assert "  url       https://learn.microsoft.com/" in text
+    assert (
+        "  retry     transient: the message says 'network problem': the text calls the failure "
+        "passing, or tells to try again" in lines
+    )
     assert "  match     exact, for call-automation, call-end, pstn events" in lines
 
 
@@ -113,8 +117,10 @@ def test_the_json_shape_is_the_documented_one() -> None:
         "message",
         "advice",
         "advice_from",
+        "retry",
         "entry",
     }
+    assert set(meaning["retry"]) == {"verdict", "reason", "rule"}
     assert meaning["domains"] == ["call-automation", "call-end", "pstn"]
     assert meaning["entry"]["category_raw"] == "UnxpectedClientError"
     assert meaning["entry"]["line"] == 176

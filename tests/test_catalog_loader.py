@@ -178,6 +178,20 @@ def test_the_shipped_files_load_whole() -> None:
     assert len(catalog.entries) == len(get_catalog().entries)
 
 
+def test_the_apps_unvalidated_load_gives_the_validated_catalog() -> None:
+    """The cold start reads the shipped files without validating them (no schema is built):
+    every entry, table and advice note must be what the validated load gives."""
+    validated = load_catalog()
+    as_written = load_catalog(validate=False)
+    assert as_written.entries == validated.entries
+    assert as_written.tables == validated.tables
+    assert [e.advice_note for e in as_written.entries] == [
+        e.advice_note for e in validated.entries
+    ]
+    assert any(e.advice_note for e in validated.entries)
+    assert any(e.category_reason and "override" in e.category_reason for e in validated.entries)
+
+
 def test_get_catalog_loads_once_per_process() -> None:
     assert get_catalog() is get_catalog()
 
@@ -248,3 +262,18 @@ def test_an_override_of_a_document_category_keeps_the_raw_one_in_its_reason(
 def test_advice_notes_are_attached_to_their_entries_only() -> None:
     noted = {e.key for e in get_catalog().entries if e.advice_note}
     assert noted == {"sms-delivery:5002/-", "call-automation:400/8559"}
+
+
+def test_the_catalog_cites_only_rules_this_repository_holds() -> None:
+    """The catalog's rules are in docs/catalog.md; no file of the package cites a document that is
+    not in this repository."""
+    package = DATA_DIR.parent
+    citing = [
+        path.relative_to(package).as_posix()
+        for path in sorted(package.rglob("*"))
+        if path.suffix in {".py", ".json", ".md"}
+        for name in ("design.md", "delivery.md")
+        if name in path.read_text(encoding="utf-8")
+    ]
+    assert citing == []
+    assert (package.parent / "docs" / "catalog.md").is_file()

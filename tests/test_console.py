@@ -21,6 +21,7 @@ def test_destinations_name_each_sink_without_a_url_path_or_query() -> None:
         alert_webhook_url="https://hooks.example.com:8443/services/T0/secret-token?sig=abc",
         alert_webhook_secret=WHSEC,
         alert_topic_endpoint="https://alerts.westeurope-1.eventgrid.azure.net/api/events",
+        callback_jwt_required=False,
     )
     assert destinations(settings) == [
         "file alerts.jsonl",

@@ -15,7 +15,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = REPO_ROOT / "handlers"
 
-SHARED = ("handlers.errors", "handlers.logs", "handlers.masking")
+SHARED = ("handlers.errors", "handlers.logs", "handlers.masking", "handlers.deadlines")
 # What each part of the app may import from this project (besides itself and the shared
 # modules); a part not listed as importable by another is out of bounds for it.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -23,6 +23,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "logs": frozenset(),
     "masking": frozenset(),
+    "deadlines": frozenset(),
     "inbound": frozenset({"handlers.settings"}),
     "events": frozenset(
         {
@@ -45,6 +46,16 @@ ALLOWED: dict[str, frozenset[str]] = {
             "catalog",
         }
     ),
+    "fast": frozenset(
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.records",
+            "handlers.pipeline",
+            "catalog",
+        }
+    ),
     "runtime": frozenset(
         {
             "handlers.settings",
@@ -54,6 +65,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.state",
             "handlers.records",
             "handlers.pipeline",
+            "handlers.fast",
             "catalog",
         }
     ),

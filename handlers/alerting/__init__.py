@@ -2,5 +2,6 @@
 (file, signed webhook, Event Grid topic) and the bounded retries around them.
 
 May import ``handlers.events`` (outcomes), ``catalog``, ``handlers.settings``,
-``handlers.errors``, ``handlers.logs``; never ``http``, ``inbound``, ``state`` or ``pipeline``.
+``handlers.errors``, ``handlers.logs``, ``handlers.deadlines``; never ``http``, ``inbound``,
+``state`` or ``pipeline``.
 """

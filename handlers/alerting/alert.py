@@ -6,9 +6,10 @@ Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Match
 from handlers.alerting.cloudevent import CloudEvent
@@ -48,6 +49,27 @@ class CatalogRef(BaseModel):
     advice_from: str | None = None
 
 
+class UnreadableEvent(BaseModel):
+    """One event of a delivery that could not be read, as an invalid-event alert lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    type: str | None
+    index: int
+    reason: str | None
+
+
+class UnreadableEvents(BaseModel):
+    """All the unreadable events of one delivery: counted, the first few listed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    events: list[UnreadableEvent]
+    omitted: int
+
+
 class AlertData(BaseModel):
     """What an alert says: why it was raised, what the code means, and where it came from."""
 
@@ -65,6 +87,8 @@ class AlertData(BaseModel):
     # What the event's family adds (call connection, correlation ids; SMS message id, delivery
     # status, failed segments), masked by the event's handler; and where the code was found.
     context: dict[str, Any] = {}
+    # Only on an invalid-event alert that stands for several unreadable events.
+    invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Alert(CloudEvent[AlertData]):
@@ -113,6 +137,47 @@ def build_alert(
         source=source,
         subject=outcome.subject,
         time=outcome.time,
+        data=data,
+    )
+
+
+# The ids an invalid-event alert lists; the rest are counted. A delivery can hold 5,000 events.
+MAX_LISTED_INVALID_EVENTS = 20
+
+
+def build_invalid_events_alert(
+    outcomes: Sequence[Outcome], *, event_keys: Sequence[str], source: str
+) -> Alert:
+    """One ``invalid-event`` alert for all the unreadable events of one delivery.
+
+    It counts them and lists the first :data:`MAX_LISTED_INVALID_EVENTS` (id, type, index,
+    reason); a body of thousands of broken events raises one alert, not thousands. Alone, an
+    unreadable event keeps the alert (and the id) it would have on its own; several share an id
+    derived from all their keys, the same again when the delivery is redelivered.
+    """
+    first = build_alert(outcomes[0], None, "invalid-event", event_key=event_keys[0], source=source)
+    if len(outcomes) == 1:
+        return first
+    listed = [
+        UnreadableEvent(id=o.event_id, type=o.event_type, index=o.index, reason=o.reason)
+        for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
+    ]
+    data = first.data.model_copy(
+        update={
+            "reason": f"{len(outcomes)} events of one delivery could not be read; the first: "
+            f"{first.data.reason}",
+            "invalid": UnreadableEvents(
+                count=len(outcomes),
+                events=listed,
+                omitted=max(0, len(outcomes) - MAX_LISTED_INVALID_EVENTS),
+            ),
+        }
+    )
+    return Alert(
+        id=alert_id_for("invalid-events:" + "\n".join(sorted(event_keys))),
+        source=source,
+        subject=first.subject,
+        time=first.time,
         data=data,
     )
 

@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from handlers.alerting.alert import Alert
+from handlers.deadlines import current_delivery_deadline
 from handlers.logs import log_event
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -37,6 +38,9 @@ class SinkError(Exception):
     ``reason`` is short and secret-free. ``permanent`` marks failures an immediate retry cannot
     fix (a 4xx answer, an alert too large for the topic): ``deliver`` gives up on them at once.
     ``retry_after`` is the receiver's own ``Retry-After``, in seconds, when it gave one.
+    ``timed_out`` marks an attempt cut off at its deadline: the receiver may have taken the
+    alerts all the same, so it is not retried at once (a receiver that always answers late
+    would get every alert once per attempt); the redelivery sends the same ids.
     """
 
     def __init__(
@@ -46,12 +50,14 @@ class SinkError(Exception):
         *,
         permanent: bool = False,
         retry_after: float | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(f"alert sink {sink!r} failed: {reason}")
         self.sink = sink
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class AlertSink(Protocol):
@@ -79,14 +85,18 @@ def deliver(
     The budget is wall time from the first attempt. A retry is started only if its backoff plus
     the sink's worst-case attempt (its ``timeout_seconds``, when it declares one) still ends
     inside the budget: one sink's delivery ends within ``budget_seconds`` (several sinks called
-    one after the other add up). Raises the last SinkError when the attempts or the budget run
-    out, or at once for a permanent failure.
+    one after the other add up), and within the delivery's own deadline when one is set.
+    Raises the last SinkError when the attempts or the budget run out, or at once for a
+    permanent failure or an attempt cut off at its deadline.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     if not alerts:
         return
     attempt_seconds = float(getattr(sink, "timeout_seconds", 0.0))
+    delivery = current_delivery_deadline()
+    if delivery is not None:
+        budget_seconds = min(budget_seconds, max(0.0, delivery.remaining()))
     started = clock()
     for attempt in range(1, max_attempts + 1):
         try:
@@ -94,7 +104,8 @@ def deliver(
         except SinkError as error:
             delay = backoff_delay(attempt, random(), retry_after=error.retry_after)
             out_of_time = clock() - started + delay + attempt_seconds > budget_seconds
-            if error.permanent or attempt == max_attempts or out_of_time:
+            final = error.permanent or error.timed_out or attempt == max_attempts
+            if final or out_of_time:
                 log_event(
                     "sink_gave_up", level=logging.WARNING, sink=sink.name, attempts=attempt,
                     alerts=len(alerts), permanent=error.permanent, reason=error.reason,

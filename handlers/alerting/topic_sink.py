@@ -15,6 +15,7 @@ from handlers.alerting.delivery import (
     SinkError,
     is_permanent_status,
 )
+from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
@@ -85,6 +86,7 @@ class EventGridTopicSink:
                         UserAgentPolicy(base_user_agent="acs-triage"),
                         self._authentication(),
                     ],
+                    transport=deadline_transport(),
                 )
             return self._client
 
@@ -101,7 +103,7 @@ class EventGridTopicSink:
         return BearerTokenCredentialPolicy(credential, TOPIC_TOKEN_SCOPE)
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
         pending = [alert for alert in alerts if not self._already_accepted(alert.id)]
@@ -117,7 +119,13 @@ class EventGridTopicSink:
                 content=body,
             )
             try:
-                response = client.send_request(request, **self._options)
+                with cut_off_at(call_deadline(self.timeout_seconds)):
+                    response = client.send_request(request, **self._options)
+            except DeadlinePassed:
+                raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
+            except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+                reason = f"no answer ({type(error).__name__})"
+                raise SinkError(self.name, reason, timed_out=True) from None
             except AzureError as error:
                 raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
             status = response.status_code

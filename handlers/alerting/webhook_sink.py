@@ -1,14 +1,19 @@
-"""The signed HTTPS webhook destination (Standard Webhooks)."""
+"""The signed HTTPS webhook destination (Standard Webhooks).
+
+Signatures are made by the reference library itself (``standardwebhooks``), so a receiver that
+verifies with any conforming library accepts them; the secret is checked at start-up by the
+settings model (``ALERT_WEBHOOK_SECRET``), never here at the first alert.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from standardwebhooks import Webhook
 
 from handlers.alerting.alert import Alert
 from handlers.alerting.cloudevent import json_batch
@@ -19,27 +24,12 @@ from handlers.alerting.delivery import (
     is_permanent_status,
     parse_retry_after,
 )
+from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
 
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
-WEBHOOK_SECRET_PREFIX = "whsec_"
-
-
-def webhook_secret_key(secret: str) -> bytes:
-    """The HMAC key: ``whsec_<base64>`` as Standard Webhooks writes it, else the raw text."""
-    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
-        key = secret.encode("utf-8")
-    else:
-        encoded = secret[len(WEBHOOK_SECRET_PREFIX):].rstrip("=")
-        try:
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-        except binascii.Error:
-            raise ValueError("a whsec_ secret must be base64 after its prefix") from None
-    if not key:
-        raise ValueError("the webhook secret is empty")
-    return key
 
 
 def webhook_message_id(alerts: Sequence[Alert]) -> str:
@@ -48,17 +38,12 @@ def webhook_message_id(alerts: Sequence[Alert]) -> str:
     return f"msg_{digest.hexdigest()[:32]}"
 
 
-def webhook_signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` (Standard Webhooks)."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
 class WebhookSink:
     """POSTs a delivery's alerts as one CloudEvents JSON batch, signed the Standard Webhooks way.
 
     HTTP goes through an azure-core pipeline without a retry policy (``deliver`` retries) and
-    without a redirect policy (a signed body is never replayed to another address).
+    without a redirect policy (a signed body is never replayed to another address). Each attempt
+    ends by ``connect_timeout + read_timeout`` of wall time, however slowly the receiver answers.
     """
 
     name = "webhook"
@@ -77,7 +62,7 @@ class WebhookSink:
         from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
 
         self._url = url
-        self._key = webhook_secret_key(secret)
+        self._signer = Webhook(secret)
         self._clock = clock
         self._timeouts: dict[str, Any] = {
             "connection_timeout": connect_timeout,
@@ -87,25 +72,34 @@ class WebhookSink:
         self._client: PipelineClient[Any, Any] = PipelineClient(
             base_url=url,
             policies=[HeadersPolicy(), UserAgentPolicy(base_user_agent="acs-triage")],
-            transport=transport,
+            transport=transport or deadline_transport(),
         )
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
         body = json_batch(alerts)
         message_id = webhook_message_id(alerts)
         timestamp = int(self._clock())
+        signature = self._signer.sign(
+            message_id, datetime.fromtimestamp(timestamp, UTC), body.decode("utf-8")
+        )
         headers = {
             "Content-Type": BATCH_CONTENT_TYPE,
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": webhook_signature(self._key, message_id, timestamp, body),
+            "webhook-signature": signature,
         }
         request = HttpRequest("POST", self._url, headers=headers, content=body)
         try:
-            response = self._client.send_request(request, **self._timeouts)
+            with cut_off_at(call_deadline(self.timeout_seconds)):
+                response = self._client.send_request(request, **self._timeouts)
+        except DeadlinePassed:
+            raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
+        except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+            reason = f"no answer ({type(error).__name__})"
+            raise SinkError(self.name, reason, timed_out=True) from None
         except AzureError as error:
             raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
         status = response.status_code

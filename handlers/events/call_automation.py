@@ -21,14 +21,14 @@ from handlers.masking import mask_phones_in
 class Details(BaseModel):
     """``sipDetails`` / ``q850Details``: the SIP response or Q.850 cause behind a result."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     code: int | None = None
     message: str | None = None
 
 
 class ResultInformation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
 
     code: int | None = None
     sub_code: int | None = Field(default=None, alias="subCode")
@@ -38,7 +38,7 @@ class ResultInformation(BaseModel):
 
 
 class CallAutomationData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
 
     call_connection_id: str | None = Field(default=None, alias="callConnectionId")
     server_call_id: str | None = Field(default=None, alias="serverCallId")

@@ -19,7 +19,7 @@ from handlers.masking import mask_phones_in
 
 
 class EndReason(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
 
     code: int | None = None
     sub_code: int | None = Field(default=None, alias="subCode")
@@ -27,13 +27,13 @@ class EndReason(BaseModel):
 
 
 class IdHolder(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: str | None = None
 
 
 class CallEventData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
 
     server_call_id: str | None = Field(default=None, alias="serverCallId")
     correlation_id: str | None = Field(default=None, alias="correlationId")

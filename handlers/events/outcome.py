@@ -76,7 +76,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def read_data(envelope: Envelope, model: type[ModelT]) -> ModelT | Outcome:
-    """The event's ``data`` validated as ``model``, or an invalid Outcome that says why."""
+    """The event's ``data`` validated as ``model``, or an invalid Outcome that says why.
+
+    The handlers' data models defer their schemas (``defer_build``) to their first validation:
+    ordinary events are read without them, so a cold start does not build them.
+    """
     if not isinstance(envelope.data, dict):
         return invalid(envelope, f"data is a {type(envelope.data).__name__}, expected an object")
     try:

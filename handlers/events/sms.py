@@ -46,7 +46,7 @@ def _spellings(camel: str) -> AliasChoices:
 
 
 class DeliveryAttempt(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     timestamp: str | None = Field(default=None, validation_alias=_spellings("timestamp"))
     segments_succeeded: int | None = Field(
@@ -60,7 +60,7 @@ class DeliveryAttempt(BaseModel):
 class SmsDeliveryReport(BaseModel):
     """``data`` of SMSDeliveryReportReceived (see :func:`read_report` for key spellings)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     message_id: str | None = Field(default=None, validation_alias=_spellings("messageId"))
     from_number: str | None = Field(default=None, validation_alias=_spellings("from"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from handlers.errors import (
     DeliveryTooLarge,
     DestinationsFailed,
+    EventsInProgress,
     InvalidCodeQuery,
     InvalidHandshake,
     MalformedDelivery,
@@ -50,6 +51,10 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
         Problem(503, "signing-keys-unavailable", "Callback signing keys unavailable"),
     ),
     (StateUnavailable, Problem(503, "dedupe-store-unavailable", "The state store is unavailable")),
+    (
+        EventsInProgress,
+        Problem(503, "events-in-progress", "Events are being handled by another attempt"),
+    ),
     (
         DestinationsFailed,
         Problem(503, "alert-destination-unavailable", "An alert destination failed"),

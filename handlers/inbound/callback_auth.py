@@ -22,46 +22,53 @@ failure where it belongs: 5xx is a fault of this app or its dependencies and mon
 it as one; a burst of 401s looks like an attack. The request is refused either way, so nothing
 unauthenticated gets through.
 
-Key handling (``PyJWKClient`` underneath):
+**A key id we do not know yet is a 503 too, unless we just looked.** Communication Services
+rotates its keys by publishing a new one in the JWKS; a token signed with it may arrive before
+our cached copy of the set has it. The set is fetched again for an unknown key id at most once
+per ``refetch_cooldown_seconds`` (so tokens with made-up key ids cannot turn us into a load
+generator against the JWKS endpoint). Inside that pause the token is answered 503 with
+``Retry-After`` (the rest of the pause): it may be good, and a 401 would lose it. 401 is only for a
+key id missing from a key set fetched for this very request (or while it waited for the fetch).
+
+Key handling (:class:`~handlers.inbound.callback_jwt.SigningKeys`):
 
 - Keys are fetched lazily, on the first callback, never at import or construction.
-- The whole JWK set is cached for ``keys_lifespan_seconds``; a token naming a key id the cache
-  lacks triggers one refetch (at most once per ``refetch_cooldown_seconds``, so tokens with
-  made-up key ids cannot turn us into a load generator against the JWKS endpoint).
-- PyJWKClient's per-key LRU (``cache_keys=True``) is deliberately **off**: it never expires, so a
-  key Communication Services withdrew from its JWKS would be accepted until the process ends.
-  The set cache alone already makes a verification a dictionary lookup.
-- Each fetch has a socket timeout of ``fetch_timeout_seconds`` (urllib applies it to the connect
-  and to every read; name resolution is outside it). PyJWKClient holds one lock while it fetches,
-  so concurrent callbacks wait for that one fetch. After a failed fetch, further fetches are not
-  attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile instead of queueing behind
-  one slow fetch after another.
+- The whole key set is cached for ``keys_lifespan_seconds``. There is no per-key cache that
+  outlives the set: a key Communication Services withdrew is refused at the next refresh.
+- Each fetch must be whole within ``fetch_deadline_seconds`` of wall-clock time (a watchdog shuts
+  the socket, so an endpoint that drips a byte a second is cut off like one that hangs) and at
+  most ``max_key_set_bytes`` long. One lock: concurrent callbacks wait for that one fetch, so no
+  callback waits much longer than one deadline. After a failed fetch, further fetches are not
+  attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile instead of queueing
+  behind one slow fetch after another.
 - When a scheduled refresh fails, the last good key set keeps being used for up to
   ``max_stale_seconds`` after it was fetched, so an outage of the JWKS endpoint does not stop
   callbacks whose keys we already know. A token with an unknown key id during such an outage is
   answered 503: we cannot tell a new key from a forged one.
 
-The authenticator is thread-safe (PyJWKClient serialises key lookups behind its lock; the key
-client is built once, under a lock, on the first callback; the rest is immutable) and meant to be
+The authenticator is thread-safe (the key set is read and fetched under one lock; the key
+holder is built once, under a lock, on the first callback; the rest is immutable) and meant to be
 built once per process. What needs PyJWT lives in :mod:`handlers.inbound.callback_jwt`, imported
 on the first callback that is checked, so that a cold start does not pay for PyJWT and cryptography.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from handlers.errors import TokenRejected
-from handlers.settings import Settings, SettingsError
+from handlers.settings import Settings
 
 if TYPE_CHECKING:
-    from handlers.inbound.callback_jwt import SigningKeyClient
+    from handlers.inbound.callback_jwt import SigningKeys
 
 DEFAULT_KEYS_LIFESPAN_SECONDS = 300.0
-DEFAULT_FETCH_TIMEOUT_SECONDS = 5.0
+# A callback is answered inside Event Grid's 30 s, whatever the JWKS endpoint does: a callback
+# waits for at most one fetch (the one in progress) before it is answered, and then for the
+# pipeline, whose own retries are budgeted apart.
+DEFAULT_FETCH_DEADLINE_SECONDS = 5.0
+DEFAULT_MAX_KEY_SET_BYTES = 64 * 1024
 DEFAULT_REFETCH_COOLDOWN_SECONDS = 30.0
 DEFAULT_FETCH_RETRY_SECONDS = 10.0
 DEFAULT_MAX_STALE_SECONDS = 3600.0
@@ -79,29 +86,28 @@ class CallbackAuthenticator:
         jwks_url: str,
         leeway_seconds: float,
         keys_lifespan_seconds: float = DEFAULT_KEYS_LIFESPAN_SECONDS,
-        fetch_timeout_seconds: float = DEFAULT_FETCH_TIMEOUT_SECONDS,
+        fetch_deadline_seconds: float = DEFAULT_FETCH_DEADLINE_SECONDS,
+        max_key_set_bytes: int = DEFAULT_MAX_KEY_SET_BYTES,
         refetch_cooldown_seconds: float = DEFAULT_REFETCH_COOLDOWN_SECONDS,
         fetch_retry_seconds: float = DEFAULT_FETCH_RETRY_SECONDS,
         max_stale_seconds: float = DEFAULT_MAX_STALE_SECONDS,
     ) -> None:
-        """Check the configuration; fetch nothing (keys are fetched on the first callback).
-
-        Raises SettingsError naming the variable when the check is on and a value is unusable.
-        """
+        """Fetch nothing: keys are fetched on the first callback. The values are trusted: the
+        settings model has checked them (an audience when required, an https key URL)."""
         self.required = required
         self.audience = audience.strip()
         self.issuer = issuer.strip()
         self.leeway_seconds = leeway_seconds
-        self._keys: SigningKeyClient | None = None
+        self._keys: SigningKeys | None = None
         self._keys_lock = threading.Lock()
         self._key_options: dict[str, Any] | None = None
         if not required:
             return
-        _check_required_settings(self.audience, self.issuer, jwks_url)
         self._key_options = {
             "uri": jwks_url,
             "lifespan": keys_lifespan_seconds,
-            "timeout": fetch_timeout_seconds,
+            "deadline": fetch_deadline_seconds,
+            "max_bytes": max_key_set_bytes,
             "cooldown": refetch_cooldown_seconds,
             "retry_after": fetch_retry_seconds,
             "max_stale": max_stale_seconds,
@@ -129,49 +135,23 @@ class CallbackAuthenticator:
         # needs them, and they are the largest import the app could otherwise not avoid.
         from handlers.inbound import callback_jwt
 
-        keys = self._key_client()
         kid = callback_jwt.checked_key_id(token)
-        key = callback_jwt.signing_key(keys, kid)
+        key = self._signing_keys().key_for(kid)
         return callback_jwt.decoded_claims(
             token, key, audience=self.audience, issuer=self.issuer, leeway=self.leeway_seconds
         )
 
-    def _key_client(self) -> SigningKeyClient:
-        """The one key client of this authenticator, built on the first callback."""
+    def _signing_keys(self) -> SigningKeys:
+        """The one key holder of this authenticator, built on the first callback."""
         if self._keys is None:
             with self._keys_lock:
                 if self._keys is None:
-                    from handlers.inbound.callback_jwt import SigningKeyClient
+                    from handlers.inbound.callback_jwt import SigningKeys
 
                     assert self._key_options is not None
                     options = dict(self._key_options)
-                    self._keys = SigningKeyClient(options.pop("uri"), **options)
+                    self._keys = SigningKeys(options.pop("uri"), **options)
         return self._keys
-
-def _check_required_settings(audience: str, issuer: str, jwks_url: str) -> None:
-    if not audience:
-        raise SettingsError(
-            "CALLBACK_AUDIENCE: required when CALLBACK_JWT_REQUIRED is true "
-            "(the Communication Services resource's immutable id)"
-        )
-    if not issuer:
-        raise SettingsError("CALLBACK_ISSUER: required when CALLBACK_JWT_REQUIRED is true")
-    parts = urlsplit(jwks_url)
-    if not parts.hostname or parts.scheme not in ("http", "https"):
-        raise SettingsError(f"CALLBACK_JWKS_URL: {jwks_url!r} is not an http(s) URL")
-    # Keys fetched over plain HTTP could be swapped on the way; loopback is for tests only.
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise SettingsError("CALLBACK_JWKS_URL: must be https (plain http only on loopback)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 def _bearer_token(authorization: str | None) -> str:
     if authorization is None or not authorization.strip():

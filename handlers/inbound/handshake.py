@@ -97,9 +97,28 @@ def check_topics(items: Sequence[Any], allowed: Sequence[str]) -> None:
             )
 
 
-def check_validation_topic(validation: Validation, allowed: Sequence[str]) -> None:
+def check_validation_topic(validation: Validation, allowed: Sequence[str]) -> str | None:
+    """The allow-list entry the validation's topic matched (None when the list is empty and any
+    topic may subscribe), or TopicNotAllowed.
+
+    For a subscription on a system topic, no document pins down whether Event Grid names the
+    source (the Communication Services resource) or the system topic itself in the validation
+    event, so the deployment allows both and the route logs which one came."""
     if not allowed:
-        return
-    accepted = frozenset(normalized_topic(topic) for topic in allowed)
-    if validation.topic is None or normalized_topic(validation.topic) not in accepted:
+        return None
+    by_spelling = {normalized_topic(topic): topic for topic in allowed}
+    matched = by_spelling.get(normalized_topic(validation.topic or ""))
+    if validation.topic is None or matched is None:
         raise TopicNotAllowed("This endpoint does not accept subscriptions from that topic.")
+    return matched
+
+
+def topic_kind(topic: str | None) -> str:
+    """What a topic id names, for the log: ``communication-services`` (the resource),
+    ``system-topic`` (its Event Grid system topic), or ``other``."""
+    normalized = normalized_topic(topic or "")
+    if "/providers/microsoft.communication/communicationservices/" in normalized:
+        return "communication-services"
+    if "/providers/microsoft.eventgrid/systemtopics/" in normalized:
+        return "system-topic"
+    return "other"

@@ -10,12 +10,21 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from handlers.deadlines import (
+    DeadlinePassed,
+    call_deadline,
+    cut_off_at,
+    deadline_transport,
+    in_this_context,
+)
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.state.store import Claim, new_claim_token
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
@@ -38,6 +47,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 2,
     "read_timeout": 5,
 }
+# Wall time for one store call, retry included, whatever the service does (and never past the
+# delivery's own deadline).
+STORE_CALL_SECONDS = 6.0
 
 
 def partition_key(key: str) -> str:
@@ -66,11 +78,23 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+# A row's ``State``: a live claim, or handled. Rows written before claims existed have no State
+# and count as handled.
+CLAIMED = "claimed"
+DONE = "done"
+
+
 class TableDedupeStore:
     """Shared store in an Azure table: one entity per key, with its ``ExpiresAt``.
 
     PartitionKey is a hash prefix of the key, RowKey the key made safe (:func:`row_key`). ``seen``
     ignores expired rows; ``remember`` upserts in per-partition transactions of at most 100.
+
+    A claim is Table Storage's insert-if-absent: the first caller to insert a key's row wins it
+    (a second insert is answered 409 Conflict). The row says ``State=claimed``, who holds it and,
+    in ``ExpiresAt``, when the lease ends; a lapsed claim is taken over by a replace conditional
+    on the row's ETag (412 for every caller but one). Completing upserts ``State=done`` for the
+    window; releasing deletes the row if it is still the one this caller wrote.
     The table is created on first use when missing. Expired rows are deleted lazily: at most
     every ``purge_interval``, a background purge deletes up to ``purge_limit`` of them (sooner
     again when it found that many, so a busy table still shrinks).
@@ -110,7 +134,9 @@ class TableDedupeStore:
         """Account key auth, for Azurite and local runs."""
         from azure.data.tables import TableServiceClient
 
-        service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
+        service = TableServiceClient.from_connection_string(
+            connection_string, transport=deadline_transport(), **CLIENT_OPTIONS
+        )
         return cls(service, table_name, window=window, **options)
 
     @classmethod
@@ -128,7 +154,12 @@ class TableDedupeStore:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential(managed_identity_client_id=client_id or None)
-        service = TableServiceClient(endpoint=service_uri, credential=credential, **CLIENT_OPTIONS)
+        service = TableServiceClient(
+            endpoint=service_uri,
+            credential=credential,
+            transport=deadline_transport(),
+            **CLIENT_OPTIONS,
+        )
         return cls(service, table_name, window=window, **options)
 
     # --- the protocol ----------------------------------------------------------------------
@@ -148,7 +179,12 @@ class TableDedupeStore:
     def remember(self, keys: Sequence[str]) -> None:
         expires = self._now() + self._window
         entities = [
-            {"PartitionKey": partition_key(key), "RowKey": row_key(key), "ExpiresAt": expires}
+            {
+                "PartitionKey": partition_key(key),
+                "RowKey": row_key(key),
+                "State": DONE,
+                "ExpiresAt": expires,
+            }
             for key in dict.fromkeys(keys)
         ]
         partitions = _grouped(entities, lambda entity: str(entity["PartitionKey"]))
@@ -159,6 +195,35 @@ class TableDedupeStore:
         ]
         self._run(self._upsert, batches)
         self._maybe_purge()
+
+    def claim(self, keys: Sequence[str], lease: timedelta) -> Claim:
+        token = new_claim_token()
+        now = self._now()
+        by_row = {row_key(key): key for key in dict.fromkeys(keys)}
+        rows = {row["RowKey"]: row for row in self._rows(by_row)}
+        done, held, lapsed, absent = set(), set(), [], []
+        for row, key in by_row.items():
+            entity = rows.get(row)
+            if entity is None:
+                absent.append(key)
+            elif entity["ExpiresAt"] <= now:
+                lapsed.append((key, entity.metadata["etag"]))
+            elif entity.get("State", DONE) == CLAIMED:
+                held.add(key)
+            else:
+                done.add(key)
+        claimed = {"State": CLAIMED, "Holder": token, "ExpiresAt": now + lease}
+        handles = self._insert_claims(absent, claimed)
+        handles |= self._take_over_claims(lapsed, claimed)
+        held |= {key for key, _ in lapsed if key not in handles}
+        held |= {key for key in absent if key not in handles}
+        return Claim(token, frozenset(handles), frozenset(done), frozenset(held), handles)
+
+    def complete(self, claim: Claim) -> None:
+        self.remember(sorted(claim.won))
+
+    def release(self, claim: Claim) -> None:
+        self._run(self._delete_claim, sorted(claim.handles.items()))
 
     # --- housekeeping ----------------------------------------------------------------------
 
@@ -213,6 +278,13 @@ class TableDedupeStore:
     # --- internals -------------------------------------------------------------------------
 
     def _live_rows(self, query: tuple[str, Sequence[str]], *, now: datetime) -> list[str]:
+        return [
+            entity["RowKey"]
+            for entity in self._query_rows(query)
+            if entity["ExpiresAt"] > now and entity.get("State", DONE) == DONE
+        ]
+
+    def _query_rows(self, query: tuple[str, Sequence[str]], **_: Any) -> list[Any]:
         partition, rows = query
         names = {f"r{index}": row for index, row in enumerate(rows)}
         row_filter = " or ".join(f"RowKey eq @{name}" for name in names)
@@ -220,13 +292,98 @@ class TableDedupeStore:
             # The SDK substitutes @names between spaces only: hence "( ... )".
             f"PartitionKey eq @pk and ( {row_filter} )",
             parameters={"pk": partition, **names},
-            select=["RowKey", "ExpiresAt"],
+            select=["RowKey", "ExpiresAt", "State"],
         )
-        return [
-            entity["RowKey"]
-            for entity in entities
-            if isinstance(entity.get("ExpiresAt"), datetime) and entity["ExpiresAt"] > now
+        return [entity for entity in entities if isinstance(entity.get("ExpiresAt"), datetime)]
+
+    def _rows(self, by_row: dict[str, str]) -> list[Any]:
+        """The existing rows of ``by_row`` (RowKey → key), with State, ExpiresAt and ETag."""
+        partitions = _grouped(by_row, lambda row: partition_key(by_row[row]))
+        queries = [
+            (partition, chunk)
+            for partition, all_rows in partitions.items()
+            for chunk in _chunks(all_rows, QUERY_MAX_ROW_KEYS)
         ]
+        return [entity for found in self._run(self._query_rows, queries) for entity in found]
+
+    def _insert_claims(self, keys: Sequence[str], claimed: dict[str, Any]) -> dict[str, str]:
+        """Insert a claim row per key; the keys whose insert succeeded, with their ETags.
+
+        One transaction per partition and 100 rows; a transaction fails whole when any of its
+        rows exists (another caller claimed it meanwhile), and is then done row by row.
+        """
+        entities = [
+            {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
+            for key in keys
+        ]
+        key_of = {entity["RowKey"]: key for entity, key in zip(entities, keys, strict=True)}
+        batches = [
+            batch
+            for rows in _grouped(entities, lambda e: str(e["PartitionKey"])).values()
+            for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS)
+        ]
+        won: dict[str, str] = {}
+        for etags in self._run(self._insert_batch, batches):
+            won.update({key_of[row]: etag for row, etag in etags.items()})
+        return won
+
+    def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str]:
+        from azure.core.exceptions import ResourceExistsError
+        from azure.data.tables import TableTransactionError
+
+        try:
+            results = self._table.submit_transaction([("create", entity) for entity in batch])
+        except TableTransactionError:
+            won = {}
+            for entity in batch:
+                try:
+                    won[entity["RowKey"]] = self._table.create_entity(entity)["etag"]
+                except ResourceExistsError:
+                    continue  # another caller's claim: held
+            return won
+        return {
+            entity["RowKey"]: result["etag"]
+            for entity, result in zip(batch, results, strict=True)
+        }
+
+    def _take_over_claims(
+        self, lapsed: Sequence[tuple[str, str]], claimed: dict[str, Any]
+    ) -> dict[str, str]:
+        """Replace each lapsed row if nobody changed it since it was read; the keys won."""
+        results = self._run(self._take_over, lapsed, claimed=claimed)
+        return {key: etag for (key, _), etag in zip(lapsed, results, strict=True) if etag}
+
+    def _take_over(self, item: tuple[str, str], *, claimed: dict[str, Any]) -> str | None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        key, etag = item
+        entity = {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
+        try:
+            metadata = self._table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None  # another caller took it over (or purged it) first
+        return str(metadata["etag"])
+
+    def _delete_claim(self, item: tuple[str, str], **_: Any) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        key, etag = item
+        # Completed, taken over after the lease, or purged meanwhile: not ours to delete.
+        with suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table.delete_entity(
+                partition_key(key),
+                row_key(key),
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
 
     def _upsert(self, batch: Sequence[dict[str, Any]], **_: Any) -> None:
         from azure.data.tables import UpdateMode
@@ -247,15 +404,21 @@ class TableDedupeStore:
                     raise
                 self._service.create_table_if_not_exists(self._table_name)
                 return self._map(work, items, **kwargs)
+        except DeadlinePassed:
+            raise StateUnavailable("the dedupe table did not answer in time") from None
         except AzureError as error:
             status = getattr(error, "status_code", None)
             detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
             raise StateUnavailable(f"the dedupe table is unavailable ({detail})") from None
 
     def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
+        def call(item: Any) -> R:
+            with cut_off_at(call_deadline(STORE_CALL_SECONDS)):
+                return work(item, **kwargs)
+
         if len(items) <= 1:
-            return [work(item, **kwargs) for item in items]
-        return list(self._pool.map(lambda item: work(item, **kwargs), items))
+            return [call(item) for item in items]
+        return list(self._pool.map(in_this_context(call), items))
 
     def _maybe_purge(self) -> None:
         if self._purge_interval is None:

@@ -1,8 +1,11 @@
-"""``python -m handlers serve | replay``: the local host and the offline replay.
+"""``python -m handlers serve | replay | deadletter | doctor``: the local host, the offline
+replay, the dead letters Event Grid gave up on, and a check of a deployment from outside.
 
-Both run on embedded defaults so that they work on a fresh machine with no configuration:
-alerts go to ``alerts.jsonl`` in the current folder when no destination is set, and ``serve``
-turns the Call Automation JWT check off unless told otherwise, and says so.
+``serve`` and ``replay`` run on embedded defaults so that they work on a fresh machine with no
+configuration: alerts go to ``alerts.jsonl`` in the current folder when no destination is set,
+and ``serve`` turns the Call Automation JWT check off unless told otherwise, and says so.
+``deadletter replay`` takes the same settings as the app (set them as the deployment does to
+reach its destinations and its dedupe table); ``doctor`` needs only the app's URL.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from handlers import __version__
 from handlers.errors import TriageError
@@ -27,6 +30,7 @@ from handlers.settings import SettingsError
 from handlers.tools.console import DeliveryLines, destinations
 
 DEFAULT_ALERT_FILE = "alerts.jsonl"
+DEAD_LETTER_CONTAINER = "eventgrid-deadletter"
 SINK_VARIABLES = ("ALERT_FILE", "ALERT_TOPIC_ENDPOINT", "ALERT_WEBHOOK_URL")
 
 
@@ -54,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log_to_stderr(verbose=args.verbose)
     try:
         if args.command == "serve":
-            return serve(args.host, args.port, quiet=args.quiet)
+            return serve(args.host, args.port, quiet=args.quiet, function_key=args.function_key)
+        if args.command == "deadletter":
+            return deadletter(args)
+        if args.command == "doctor":
+            from handlers.tools.doctor import run_doctor
+
+            return run_doctor(args.url, code=args.code, topic=args.topic, timeout=args.timeout)
         return replay([Path(p) for p in args.files], as_json=args.json)
     except SettingsError as error:
         print(f"acs-triage: {error}", file=sys.stderr)
@@ -89,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve_cmd.add_argument("--port", type=int, default=7071, help="port (0: any free one)")
     serve_cmd.add_argument("--quiet", action="store_true", help="no access log")
+    serve_cmd.add_argument(
+        "--function-key",
+        help="require this key (?code= or x-functions-key) on the routes Azure protects with one",
+    )
     replay_cmd = commands.add_parser(
         "replay", help="run payload files through the pipeline", parents=[verbose],
         formatter_class=defaults,
@@ -97,15 +111,131 @@ def _parser() -> argparse.ArgumentParser:
         "files", nargs="+", metavar="PATH", help="a JSON payload file, or a folder of *.json"
     )
     replay_cmd.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    _add_deadletter_parser(commands)
+    doctor_cmd = commands.add_parser(
+        "doctor", help="check a running deployment as Event Grid and Call Automation reach it"
+    )
+    doctor_cmd.add_argument("url", help="the app's base URL (https://<app>.azurewebsites.net)")
+    doctor_cmd.add_argument(
+        "--code", default=os.environ.get("FUNCTION_KEY"), help="a function key (env FUNCTION_KEY)"
+    )
+    doctor_cmd.add_argument(
+        "--topic",
+        default=os.environ.get("ACS_RESOURCE_ID"),
+        help="topic of the test validation event: the ACS resource id (env ACS_RESOURCE_ID)",
+    )
+    doctor_cmd.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     return parser
 
 
-def serve(host: str, port: int, *, quiet: bool = False) -> int:
+def _add_deadletter_parser(commands: Any) -> None:
+    deadletter_cmd = commands.add_parser(
+        "deadletter", help="list or replay the events Event Grid dead-lettered"
+    )
+    actions = deadletter_cmd.add_subparsers(dest="action", required=True)
+    for action, help_text in (
+        ("list", "show each dead-lettered event and why Event Grid gave up on it"),
+        ("replay", "run them through the pipeline again and mark their blobs"),
+    ):
+        sub = actions.add_parser(action, help=help_text)
+        sub.add_argument(
+            "--container-url",
+            default=os.environ.get("DEAD_LETTER_CONTAINER_URL"),
+            help="the container, reached with your Entra ID identity "
+            "(the deployment's output DEAD_LETTER_CONTAINER_URL; env of the same name)",
+        )
+        sub.add_argument(
+            "--connection-string",
+            default=os.environ.get("DEAD_LETTER_CONNECTION_STRING"),
+            help="a storage connection string instead (Azurite; env DEAD_LETTER_CONNECTION_STRING)",
+        )
+        sub.add_argument(
+            "--container", default=DEAD_LETTER_CONTAINER, help="container name (connection string)"
+        )
+        sub.add_argument("--subscription", help="only this Event Grid subscription's blobs")
+        sub.add_argument("--since", help="dead-lettered at or after: ISO time, or 90m/24h/7d ago")
+        sub.add_argument("--until", help="dead-lettered before: ISO time, or 90m/24h/7d ago")
+        sub.add_argument("--json", action="store_true", help="one JSON array on stdout")
+        if action == "replay":
+            sub.add_argument(
+                "--dry-run", action="store_true", help="show what would be replayed, change nothing"
+            )
+            sub.add_argument(
+                "--include-replayed",
+                action="store_true",
+                help="replay blobs marked replayed too (duplicates send nothing)",
+            )
+
+
+def deadletter(args: argparse.Namespace) -> int:
+    """``deadletter list | replay``: 0 done, 1 an event failed again, 2 nothing to read from."""
+    from handlers.tools import deadletter as dead
+
+    if args.connection_string:
+        container = dead.DeadLetterContainer.from_connection_string(
+            args.connection_string, args.container
+        )
+    elif args.container_url:
+        container = dead.DeadLetterContainer.from_url(
+            args.container_url, client_id=os.environ.get("AZURE_CLIENT_ID")
+        )
+    else:
+        print(
+            "acs-triage: give --container-url (or DEAD_LETTER_CONTAINER_URL, the deployment's "
+            "output) or --connection-string",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        window = {
+            "subscription": args.subscription,
+            "since": dead.parse_time(args.since) if args.since else None,
+            "until": dead.parse_time(args.until) if args.until else None,
+        }
+    except ValueError as error:
+        print(f"acs-triage: --since/--until: {error}", file=sys.stderr)
+        return 2
+    replaying = args.action == "replay"
+    if replaying:
+        for note in _replay_notes():
+            print(f"note: {note}", file=sys.stderr)
+        report = dead.replay_dead_letters(
+            container,
+            get_runtime(),
+            dry_run=args.dry_run,
+            include_replayed=args.include_replayed,
+            **window,
+        )
+    else:
+        report = dead.list_dead_letters(container, **window)
+    if args.json:
+        json.dump(dead.report_json(report), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        dead.print_report(report, sys.stdout, replaying=replaying)
+    return 1 if report.failed else 0
+
+
+def _replay_notes() -> list[str]:
+    """What the operator must know about the settings a replay runs with."""
+    # Dead letters are Event Grid deliveries, never callbacks: the JWT check has nothing to check.
+    notes = [n for n in apply_local_defaults(os.environ, jwt_off=True) if "JWT" not in n]
+    if os.environ.get("DEDUPE_STORE", "memory") == "memory":
+        notes.append(
+            "the dedupe store is in memory: events the app already handled will alert again. "
+            "Set DEDUPE_STORE=table and DEDUPE_TABLE_SERVICE_URI as the deployment does."
+        )
+    return notes
+
+
+def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None = None) -> int:
     from handlers.tools.localhost import make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
+    if function_key:
+        notes.append("routes other than /api/health need the function key, as in Azure")
     runtime = get_runtime()  # validates the settings before anything listens
-    server = make_server(host, port, access_log=not quiet)
+    server = make_server(host, port, access_log=not quiet, function_key=function_key or None)
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
     out = sys.stderr

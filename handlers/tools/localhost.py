@@ -5,11 +5,15 @@ own metadata (route, methods, auth level) and calls the registered functions wit
 ``azure.functions.HttpRequest`` objects. It is the one module besides ``function_app.py`` that
 imports ``azure.functions``: it stands in for the host, not for the domain.
 
-Like ``func start``, it does not enforce function keys: it binds to 127.0.0.1 by default.
+Like ``func start``, it does not enforce function keys unless given one (``serve
+--function-key``): then, as the Functions host in Azure, a route with auth level FUNCTION answers
+an empty 401 to a request without that key (``?code=`` or ``x-functions-key``). It binds to
+127.0.0.1 by default.
 """
 
 from __future__ import annotations
 
+import hmac
 import sys
 import threading
 import time
@@ -84,6 +88,7 @@ class LocalHostHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     routes: dict[str, LocalRoute] = {}
     access_log: bool = True
+    function_key: str | None = None
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -130,6 +135,9 @@ class LocalHostHandler(BaseHTTPRequestHandler):
                 405, "Method not allowed", f"{path} takes {', '.join(route.methods)}."
             )
             return status, {**headers, "Allow": ", ".join(route.methods)}, body
+        if not self._key_accepted(route, query):
+            self.close_connection = True  # the body is left unread
+            return 401, {}, b""
         body_or_problem = self._read_body()
         if isinstance(body_or_problem, tuple):
             return body_or_problem
@@ -146,6 +154,12 @@ class LocalHostHandler(BaseHTTPRequestHandler):
         if not any(name.lower() == "content-type" for name in headers):
             headers["Content-Type"] = response.mimetype
         return response.status_code, headers, response.get_body() or b""
+
+    def _key_accepted(self, route: LocalRoute, query: str) -> bool:
+        if self.function_key is None or route.auth_level.upper() != "FUNCTION":
+            return True
+        supplied = dict(parse_qsl(query)).get("code") or self.headers.get("x-functions-key") or ""
+        return hmac.compare_digest(supplied.encode(), self.function_key.encode())
 
     def _read_body(self) -> bytes | tuple[int, dict[str, str], bytes]:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -166,9 +180,15 @@ class LocalHostHandler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    host: str, port: int, *, access_log: bool = True, app: func.FunctionApp | None = None
+    host: str,
+    port: int,
+    *,
+    access_log: bool = True,
+    app: func.FunctionApp | None = None,
+    function_key: str | None = None,
 ) -> ThreadingHTTPServer:
-    """A threaded HTTP server for the app's routes (``port=0`` picks a free port)."""
+    """A threaded HTTP server for the app's routes (``port=0`` picks a free port); with a
+    ``function_key``, routes of auth level FUNCTION require it, as in Azure."""
     if app is None:
         from function_app import app as function_app
 
@@ -176,7 +196,7 @@ def make_server(
     handler = type(
         "BoundLocalHostHandler",
         (LocalHostHandler,),
-        {"routes": routes_of(app), "access_log": access_log},
+        {"routes": routes_of(app), "access_log": access_log, "function_key": function_key},
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -77,6 +77,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: Event Grid and Call Automation deliver over the internet, so the endpoint is public; every route except /api/health needs a function key, and callbacks also a signed JWT.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption offers no FTP deployment at all, and newer regions reject siteConfig.ftpsState on Flex sites (ARM error 51021), so the template cannot set it to Disabled.
   // checkov:skip=CKV_AZURE_17: Event Grid and Call Automation present no client certificates; callers authenticate with function keys and (callbacks) Communication Services JWTs.
   // checkov:skip=CKV_AZURE_213: App Service health check removes unhealthy instances from a fixed pool; Flex Consumption manages its instances itself. GET /api/health is there for an external availability test.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; a minimum instance count (always-ready) is a cost choice, not a failover setting, for a webhook Event Grid retries for 24 hours.
@@ -101,7 +102,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption offers no FTP(S), and newer regions reject the property
+      // (ARM error 51021: site configuration property Site.SiteConfig.FtpsState is invalid for Flex
+      // Consumption sites). So do linuxFxVersion, alwaysOn, use32BitWorkerProcess and the like: the
+      // runtime and scale settings live in functionAppConfig (tests/test_infra.py keeps them out).
       http20Enabled: true
       cors: {
         allowedOrigins: []

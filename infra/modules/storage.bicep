@@ -22,7 +22,7 @@ param deadLetterContainerName string
 @description('Table where the app remembers handled event ids (DEDUPE_TABLE_NAME).')
 param dedupeTableName string
 
-@description('Replication of the account.')
+@description('Replication of the account. LRS is offered in every region; ZRS and GZRS only in regions with availability zones.')
 @allowed([
   'Standard_LRS'
   'Standard_ZRS'
@@ -31,12 +31,20 @@ param dedupeTableName string
   'Standard_RAGRS'
   'Standard_RAGZRS'
 ])
-param skuName string = 'Standard_ZRS'
+param skuName string = 'Standard_LRS'
+
+@description('Resource id of the Event Grid system topic that writes dead letters (part of its role assignment\'s name).')
+param deadLetterWriterId string
+
+@description('Principal id of that topic\'s system-assigned identity.')
+param deadLetterWriterPrincipalId string
+
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its host storage over the public endpoint; a deny-by-default firewall would lock the host out. Shared keys are disabled, so every request needs an Entra ID token with a data role.
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: the account must stay reachable from the app's public outbound addresses; access is by managed identity only (allowSharedKeyAccess false).
-  // checkov:skip=CKV_AZURE_206: zone-redundant (ZRS) by default: the account holds operational data only (host locks and keys, a package every deploy rewrites, event ids kept for the dedupe window, dead letters to inspect and replay). Pick a geo-redundant skuName where a regional outage must not lose dead letters.
+  // checkov:skip=CKV_AZURE_206: locally redundant by default because LRS is the one redundancy every Flex Consumption region offers (ZRS is not); the account holds operational data only (host locks and keys, a package every deploy rewrites, event ids kept for the dedupe window, dead letters to inspect and replay). Pick ZRS or a geo-redundant skuName where the region offers it and a zone or regional outage must not lose dead letters.
   name: name
   location: location
   tags: tags
@@ -88,6 +96,18 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
   properties: {
     publicAccess: 'None'
+  }
+}
+
+// The system topic writes the events it could not deliver here, with its own identity; scoped
+// to the one container, so it can do nothing else with the account.
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, deadLetterWriterId, storageBlobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: deadLetterWriterPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 
