@@ -1,10 +1,12 @@
-"""Reads ``catalog/data/*.json`` and ``catalog/irregularities.json`` into a :class:`Catalog`.
+"""Reads ``catalog/data/*.json``, ``catalog/written/*.json`` and ``catalog/irregularities.json``
+into a :class:`Catalog`.
 
-Every data file is validated against :class:`catalog.models.TableFile`; every problem of every file
-is collected and raised as one :class:`CatalogError`, each naming the file, the row (its index in
-``rows``, its line in the seed document and its line in the data file) and the field.
+Every transcribed data file is validated against :class:`catalog.models.TableFile`, every written
+one against :class:`catalog.models.WrittenTableFile`; every problem of every file is collected and
+raised as one :class:`CatalogError`, each naming the file, the row (its index in ``rows``, its line
+in the seed document and its line in the data file) and the field.
 
-How an entry gets its category (docs/catalog.md "Categories"):
+How a transcribed entry gets its category (docs/catalog.md "Categories"):
 
 - The row gives one: ``category_source`` "document"; the spelling is normalised
   (``UnxpectedClientError`` is ``UnexpectedClientError``) and the raw spelling kept in
@@ -25,10 +27,12 @@ How an entry gets its category (docs/catalog.md "Categories"):
   (for example "File a support request" as the whole advice of a 4xx); ``category_source`` is then
   "derived" (it is the catalog's decision) and ``category_reason`` carries the override's reason.
 
-Every entry gets a retry verdict derived from its text (:mod:`catalog.retry`, docs/catalog.md
-"Retry verdicts").
+Every transcribed entry gets a retry verdict derived from its text (:mod:`catalog.retry`); a written
+entry carries the category and the retry verdict its table gives, each with its reason, and the
+public page and date its facts come from.
 
-The advice notes of ``irregularities.json`` are attached to their entries as ``advice_note``.
+The advice notes of ``irregularities.json`` are attached to their entries as ``advice_note``; the
+places of its ``written_tables`` records must each name an entry.
 """
 
 from __future__ import annotations
@@ -38,29 +42,33 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from catalog.lookup import Catalog
+from catalog.lookup import STATUS_TABLES, Catalog
 from catalog.models import (
     CATEGORY_SPELLINGS,
     OVERRIDE_REASON_PREFIX,
     TABLE_IDS,
+    WRITTEN_TABLE_IDS,
     Category,
-    CategoryOverride,
     CategorySource,
     Entry,
     IrregularitiesFile,
     Row,
+    Source,
     Table,
     TableFile,
+    WrittenRow,
+    WrittenTableFile,
     code_class,
 )
 from catalog.retry import retry_of
 
 PACKAGE_DIR = Path(__file__).parent
 DATA_DIR = PACKAGE_DIR / "data"
+WRITTEN_DIR = PACKAGE_DIR / "written"
 IRREGULARITIES = PACKAGE_DIR / "irregularities.json"
 
 GENERIC_SUBCODE_REASON = (
@@ -147,47 +155,71 @@ def load_catalog(
     irregularities: Path | None = IRREGULARITIES,
     *,
     require_all: bool = True,
-    validate: bool = True,
+    written_dir: Path | None = WRITTEN_DIR,
 ) -> Catalog:
-    """Every table of ``data_dir``, validated, with categories settled and advice notes attached.
+    """Every table of ``data_dir`` and ``written_dir``, validated, with categories and retry
+    verdicts settled and advice notes attached.
 
-    ``require_all``: every table of TABLE_IDS must have its file (the app's catalog); off, the
-    files present are loaded (tests of a single table).
-
-    ``validate`` off reads the files as they are, without building or running the file format's
-    validation: the app's own cold start (:func:`catalog.get_catalog`), for the files shipped
-    with it, which the tests load validated (``tests/test_catalog_loader.py`` pins that both
-    ways give the same catalog). The rules that settle categories run either way.
+    ``require_all``: every table of TABLE_IDS and WRITTEN_TABLE_IDS must have its file (the app's
+    catalog); off, the files present are loaded (tests of a single table).
     """
     problems: list[Problem] = []
-    files = _read_table_files(data_dir, problems, validate)
+    files = _read_files(data_dir, TableFile, TABLE_IDS, problems)
+    written = (
+        _read_files(written_dir, WrittenTableFile, WRITTEN_TABLE_IDS, problems)
+        if written_dir
+        else {}
+    )
     if require_all:
-        problems.extend(
-            Problem(_display(data_dir / f"{table}.json"), "missing: every table needs its file")
-            for table in TABLE_IDS
-            if table not in files
-        )
-    notes = _read_advice_notes(irregularities, problems, validate) if irregularities else {}
+        problems.extend(_missing(data_dir, TABLE_IDS, files))
+        problems.extend(_missing(written_dir or data_dir, WRITTEN_TABLE_IDS, written))
+    record = _read_record(irregularities, problems) if irregularities else None
+    notes = _advice_notes(record)
     entries = list(_entries(files, notes, problems))
+    written_entries = list(_written_entries(written, problems))
     noted = {(e.source, e.code, e.subcode) for e in entries}
     problems.extend(
         Problem(_display(irregularities or data_dir), f"advice note for {key} matches no entry")
         for key in notes
         if key[0] in files and key not in noted
     )
+    if record is not None and irregularities is not None:
+        loaded = {**files, **written}
+        problems.extend(_unplaced(record, irregularities, loaded, [*entries, *written_entries]))
     if problems:
         raise CatalogError(problems)
-    tables: dict[str, Table] = {table: table_file for table, (table_file, _) in files.items()}
-    return Catalog(tables, entries)
+    tables: dict[str, Table] = {
+        **{table: table_file.as_table() for table, (table_file, _) in files.items()},
+        **{table: table_file.as_table() for table, (table_file, _) in written.items()},
+    }
+    return Catalog(tables, entries, written_entries)
 
 
-def _read_table_files(
-    data_dir: Path, problems: list[Problem], validate: bool
-) -> dict[str, tuple[TableFile, Path]]:
-    files: dict[str, tuple[TableFile, Path]] = {}
-    for path in sorted(data_dir.glob("*.json")):
-        table_file = _read_table_file(path, problems) if validate else _constructed_table_file(path)
-        if table_file is None:
+def _missing(
+    directory: Path, expected: tuple[str, ...], found: Mapping[str, object]
+) -> Iterator[Problem]:
+    for table in expected:
+        if table not in found:
+            file = _display(directory / f"{table}.json")
+            yield Problem(file, "missing: every table needs its file")
+
+
+# The two kinds of data file, read the same way.
+TableFileT = TypeVar("TableFileT", TableFile, WrittenTableFile)
+
+
+def _read_files(
+    directory: Path, model: type[TableFileT], order: tuple[str, ...], problems: list[Problem]
+) -> dict[str, tuple[TableFileT, Path]]:
+    """Every data file of ``directory`` that validates and names the table of its file name, in
+    ``order``; the problems of the others."""
+    files: dict[str, tuple[TableFileT, Path]] = {}
+    for path in sorted(directory.glob("*.json")):
+        text = path.read_bytes()
+        try:
+            table_file = model.model_validate_json(text)
+        except ValidationError as err:
+            problems.extend(_problems_of(path, text, err))
             continue
         if table_file.table != path.stem:
             problems.append(
@@ -195,33 +227,7 @@ def _read_table_files(
             )
             continue
         files[table_file.table] = (table_file, path)
-    return dict(sorted(files.items(), key=lambda item: TABLE_IDS.index(item[0])))
-
-
-def _read_table_file(path: Path, problems: list[Problem]) -> TableFile | None:
-    text = path.read_bytes()
-    try:
-        return TableFile.model_validate_json(text)
-    except ValidationError as err:
-        problems.extend(_problems_of(path, text, err))
-        return None
-
-
-def _constructed_table_file(path: Path) -> TableFile:
-    """A data file built as it is written, without validation (see ``load_catalog``)."""
-    raw = json.loads(path.read_bytes())
-    fields = {**raw, "columns": tuple(raw["columns"])}
-    fields["rows"] = tuple(_constructed_row(row) for row in raw["rows"])
-    return TableFile.model_construct(**fields)
-
-
-def _constructed_row(raw: dict[str, Any]) -> Row:
-    override = raw.get("category_override")
-    if override is not None:
-        override = CategoryOverride.model_construct(
-            category=Category(override["category"]), reason=override["reason"]
-        )
-    return Row.model_construct(**{**raw, "category_override": override})
+    return dict(sorted(files.items(), key=lambda item: order.index(item[0])))
 
 
 def _problems_of(path: Path, text: bytes, err: ValidationError) -> Iterator[Problem]:
@@ -259,7 +265,12 @@ _ROWS_ARRAY = re.compile(r'"rows"\s*:\s*\[')
 
 
 def _row_start_lines(text: str) -> list[int]:
-    """The 1-based line where each element of the top-level "rows" array starts (error path only).
+    """The 1-based line where each element of the top-level "rows" array starts."""
+    return [first for first, _ in _row_spans(text)]
+
+
+def _row_spans(text: str) -> list[tuple[int, int]]:
+    """The first and last 1-based line of each element of the top-level "rows" array.
 
     A quote inside a JSON string is always escaped, so '"rows": [' cannot match inside one.
     """
@@ -267,17 +278,18 @@ def _row_start_lines(text: str) -> list[int]:
     if found is None:
         return []
     decoder = json.JSONDecoder()
-    lines: list[int] = []
+    spans: list[tuple[int, int]] = []
     position = found.end()
     while True:
         position = _skip(text, position, " \t\r\n,")
         if position >= len(text) or text[position] == "]":
-            return lines
-        lines.append(text.count("\n", 0, position) + 1)
+            return spans
+        first = text.count("\n", 0, position) + 1
         try:
             _, position = decoder.raw_decode(text, position)
         except ValueError:
-            return lines
+            return [*spans, (first, first)]
+        spans.append((first, text.count("\n", 0, position) + 1))
 
 
 def _skip(text: str, position: int, characters: str) -> int:
@@ -286,31 +298,38 @@ def _skip(text: str, position: int, characters: str) -> int:
     return position
 
 
-def _read_advice_notes(
-    path: Path, problems: list[Problem], validate: bool = True
-) -> dict[tuple[str, int | None, int | None], str]:
-    if not validate:
-        return _advice_notes_as_written(path)
+def _read_record(path: Path, problems: list[Problem]) -> IrregularitiesFile | None:
     try:
-        record = IrregularitiesFile.model_validate_json(path.read_bytes())
+        return IrregularitiesFile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as err:
         problems.append(Problem(_display(path), str(err)))
-        return {}
+        return None
+
+
+def _advice_notes(
+    record: IrregularitiesFile | None,
+) -> dict[tuple[str, int | None, int | None], str]:
     notes: dict[tuple[str, int | None, int | None], str] = {}
-    for irregularity in record.irregularities:
+    for irregularity in record.irregularities if record else ():
         for note in irregularity.advice_notes:
             notes[(note.table, note.code, note.subcode)] = note.note
     return notes
 
 
-def _advice_notes_as_written(path: Path) -> dict[tuple[str, int | None, int | None], str]:
-    """The advice notes read without validation (see ``load_catalog``)."""
-    record = json.loads(path.read_bytes())
-    return {
-        (note["table"], note["code"], note["subcode"]): note["note"]
-        for irregularity in record["irregularities"]
-        for note in irregularity.get("advice_notes", ())
-    }
+def _unplaced(
+    record: IrregularitiesFile,
+    path: Path,
+    loaded: Mapping[str, object],
+    entries: list[Entry],
+) -> Iterator[Problem]:
+    """A written-table irregularity whose place names no entry (of the tables loaded)."""
+    keys = {entry.key for entry in entries}
+    for irregularity in record.written_tables:
+        for place in irregularity.places:
+            if place.table in loaded and place.key not in keys:
+                yield Problem(
+                    _display(path), f"{irregularity.id}: place {place.key} matches no entry"
+                )
 
 
 def _entries(
@@ -355,6 +374,7 @@ def _entry(
         source=table_file.table,
         code=row.code,
         subcode=row.subcode,
+        status=None,
         message=row.message,
         category=category,
         category_raw=row.category,
@@ -362,12 +382,98 @@ def _entry(
         category_reason=reason,
         advice=row.advice,
         retry=retry_of(row.message, row.advice, category),
+        origin="transcribed",
         doc=table_file.doc,
         line=row.line,
         line_end=row.line_end,
         url=table_file.url,
+        read=None,
         cell=row.cell,
         advice_note=note,
+    )
+
+
+# ---- written tables -----------------------------------------------------------------------------
+
+
+def _written_entries(
+    files: Mapping[str, tuple[WrittenTableFile, Path]], problems: list[Problem]
+) -> Iterator[Entry]:
+    for table_id, (table_file, path) in files.items():
+        problems.extend(_table_problems(table_file, path))
+        sources = {source.id: source for source in table_file.sources}
+        spans = _row_spans(path.read_text(encoding="utf-8"))
+        seen: set[tuple[int | None, int | None, str | None]] = set()
+        for index, row in enumerate(table_file.rows):
+            key = (row.code, row.subcode, row.status.lower() if row.status else None)
+            unknown = [source for source in row.sources if source not in sources]
+            wrong = _row_problems(table_file, row, key in seen, unknown)
+            seen.add(key)
+            problems.extend(_written_row_problem(path, index, message) for message in wrong)
+            if not wrong:
+                main = sources[row.sources[0]]
+                yield _written_entry(table_id, row, _display(path), spans[index], main)
+
+
+def _table_problems(table_file: WrittenTableFile, path: Path) -> Iterator[Problem]:
+    """An action table is named after its action and lists the events it explains; no other is."""
+    file = _display(path)
+    is_action_table = table_file.table.startswith("action-")
+    if is_action_table and table_file.table != f"action-{table_file.action}":
+        yield Problem(file, f"an action table names its action: {table_file.action!r}")
+    if is_action_table and not table_file.events:
+        yield Problem(file, "an action table lists the events it explains", field="events")
+    if not is_action_table and table_file.action is not None:
+        yield Problem(file, "only an action table has an action", field="action")
+
+
+def _row_problems(
+    table_file: WrittenTableFile, row: WrittenRow, seen: bool, unknown_sources: list[str]
+) -> list[str]:
+    keyed_by_status = table_file.table in STATUS_TABLES
+    checks = (
+        ("a second row with this key", seen),
+        (f"sources {unknown_sources} are not among the table's sources", bool(unknown_sources)),
+        ("this table is keyed by status", keyed_by_status and row.status is None),
+        ("this table is keyed by code", not keyed_by_status and row.status is not None),
+        (
+            "an action row names a subcode (a code alone would shadow the generic tables)",
+            table_file.action is not None and row.subcode is None,
+        ),
+    )
+    return [message for message, failed in checks if failed]
+
+
+def _written_row_problem(path: Path, index: int, message: str) -> Problem:
+    starts = _row_start_lines(path.read_text(encoding="utf-8"))
+    file_line = starts[index] if index < len(starts) else None
+    return Problem(_display(path), message, row=index, file_line=file_line)
+
+
+def _written_entry(
+    table: str, row: WrittenRow, file: str, lines: tuple[int, int], source: Source
+) -> Entry:
+    """A written row as an entry: where it is written (file and lines) and the page of its facts."""
+    return Entry.model_construct(
+        source=table,
+        code=row.code,
+        subcode=row.subcode,
+        status=row.status,
+        message=row.message,
+        category=row.category,
+        category_raw=None,
+        category_source="written",
+        category_reason=row.category_reason,
+        advice=row.advice,
+        retry=row.retry,
+        origin="written",
+        doc=file,
+        line=lines[0],
+        line_end=lines[1],
+        url=source.url,
+        read=source.read,
+        cell=None,
+        advice_note=None,
     )
 
 

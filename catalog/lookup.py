@@ -2,8 +2,14 @@
 
 :meth:`Catalog.lookup` follows docs/catalog.md "Lookup"; the first rule that finds an entry wins:
 
+0. For a Call Automation event whose action has a table of its own (``action``: play, recognize,
+   …; see :data:`ACTION_TABLES`), that table first: ``action-exact`` (code, subcode), then
+   ``action-subcode`` (the table's rows written for a subcode with any code). Where the same subcode
+   means one thing to an action and another in the generic tables, the action wins (recorded in
+   catalog/irregularities.json, ``written_tables``).
 1. ``exact``: (code, subcode) in the domain's tables. In the domains without subcodes (provider,
-   sms-delivery) the code alone, and a subcode given is ignored: those tables have none.
+   sms-delivery, advanced-messaging) the code alone, and a subcode given is ignored: those tables
+   have none.
 2. ``subcode``: the subcode alone, where it names one row (a subcode is one reason, say the
    documents).
 3. ``generic-subcode``: the generic subcode table. Its rows have no code, so the match's category is
@@ -13,10 +19,12 @@
    6xx ExpectedError.
 6. ``none``: an unknown code.
 
-Rules 2-4 apply to the call domains only; sms-delivery has no code-class rule either (its codes are
-not HTTP codes: an unlisted one is unknown). Decisions the rules leave open:
+Rules 2-4 apply to the call domains only; sms-delivery and advanced-messaging have no code-class
+rule either (their codes are not HTTP codes: an unlisted one is unknown). The email-delivery domain
+has no codes at all: its reports are looked up by their status word (``status``, any casing), and
+an unlisted status is ``none``. Decisions the rules leave open:
 
-- Subcode 0 names no reason (it is the subcode of every success), so rules 2 and 3 skip it.
+- Subcode 0 names no reason (it is the subcode of every success), so rules 0b, 2 and 3 skip it.
 - Ties (one subcode in several tables, such as 510403 in call-end and pstn): the pstn table wins for
   PSTN-looking subcodes (500000-599999), else the domain's table order. A subcode written twice in
   the winning table with two meanings (call-automation 8522) is not unique: rule 2 passes it on.
@@ -39,6 +47,7 @@ from itertools import chain
 from typing import Any
 
 from catalog.models import (
+    ACTIONS,
     Category,
     Domain,
     Entry,
@@ -54,6 +63,13 @@ GENERIC_CODES = "generic-codes"
 GENERIC_SUBCODES = "generic-subcodes"
 PSTN = "pstn"
 PSTN_SUBCODES = range(500_000, 600_000)
+EMAIL_DELIVERY = "email-delivery"
+WHATSAPP_CHANNEL = "whatsapp-channel"
+# Tables keyed by a status word instead of a code.
+STATUS_TABLES = frozenset({EMAIL_DELIVERY})
+# The table each Call Automation action reads first (rule 0).
+ACTION_TABLES: Mapping[str, str] = {action: f"action-{action}" for action in ACTIONS}
+ACS_EVENT_PREFIX = "microsoft.communication."
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,8 @@ DOMAIN_RULES: Mapping[Domain, DomainRules] = {
         False,
         True,
     ),
+    Domain.EMAIL_DELIVERY: DomainRules((EMAIL_DELIVERY,), False, False),
+    Domain.ADVANCED_MESSAGING: DomainRules((WHATSAPP_CHANNEL,), False, False),
 }
 CALL_DOMAINS = tuple(domain for domain, rules in DOMAIN_RULES.items() if rules.with_subcodes)
 
@@ -112,24 +130,28 @@ class Meaning:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Every meaning the catalog knows for a code (and subcode), optionally in one table.
+    """Every meaning the catalog knows for a code (and subcode), or a status, optionally in one
+    table or for one Call Automation action.
 
     JSON shape (``to_json``), the same for ``explain --json`` and ``GET /api/codes``::
 
-        {"query": {"code": 410, "subcode": 3100, "source": null},
+        {"query": {"code": 410, "subcode": 3100, "source": null, "action": null, "status": null},
          "known": true,          # false: no meaning at all (an unknown code)
-         "ambiguous": false,     # true: several meanings; pick one with "source"
+         "ambiguous": false,     # true: several meanings; pick one with "source" or "action"
          "meanings": [{"domains": ["call-automation", ...], "rule": "exact",
+                       "table": "call-end", "action": null,
                        "category": "UnexpectedClientError", "category_reason": "...",
                        "message": "...", "advice": "...", "advice_from": "call-end:410/3100",
                        "retry": {"verdict": "transient", "reason": "...", "rule": "temporary"},
                        "entry": {<Entry as exported>} or null}]}
     """
 
-    code: int
+    code: int | None
     subcode: int | None
     source: str | None
     meanings: tuple[Meaning, ...]
+    action: str | None = None
+    status: str | None = None
 
     @property
     def known(self) -> bool:
@@ -141,7 +163,13 @@ class Explanation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "query": {"code": self.code, "subcode": self.subcode, "source": self.source},
+            "query": {
+                "code": self.code,
+                "subcode": self.subcode,
+                "source": self.source,
+                "action": self.action,
+                "status": self.status,
+            },
             "known": self.known,
             "ambiguous": self.ambiguous,
             "meanings": [meaning.to_json() for meaning in self.meanings],
@@ -149,21 +177,38 @@ class Explanation:
 
 
 class Catalog:
-    """Every entry of every table, indexed for lookups."""
+    """Every entry of every table, indexed for lookups.
 
-    def __init__(self, tables: Mapping[str, Table], entries: Iterable[Entry]) -> None:
+    ``entries`` are the transcribed ones (the seed documents' rows), ``written`` those of the
+    written tables; ``all_entries`` both, in table order.
+    """
+
+    def __init__(
+        self, tables: Mapping[str, Table], entries: Iterable[Entry], written: Iterable[Entry] = ()
+    ) -> None:
         self.tables = dict(tables)
         self.entries = tuple(entries)
+        self.written = tuple(written)
+        self.all_entries = self.entries + self.written
         self._by_pair: dict[tuple[str, int, int], list[Entry]] = {}
         self._by_subcode: dict[tuple[str, int], list[Entry]] = {}
         self._code_only: dict[tuple[str, int], list[Entry]] = {}
         self._by_code: dict[tuple[str, int], list[Entry]] = {}
-        self._memo: dict[tuple[Domain, int | None, int | None], Match] = {}
-        for entry in self.entries:
+        self._by_status: dict[tuple[str, str], list[Entry]] = {}
+        self._memo: dict[tuple[Any, ...], Match] = {}
+        for entry in self.all_entries:
             self._index(entry)
+        self._action_of_event = {
+            event.lower(): table.action
+            for table in self.tables.values()
+            if table.action is not None
+            for event in table.events
+        }
 
     def _index(self, entry: Entry) -> None:
         table, code, subcode = entry.source, entry.code, entry.subcode
+        if entry.status is not None:
+            self._by_status.setdefault((table, entry.status.lower()), []).append(entry)
         if code is not None and subcode is not None:
             self._by_pair.setdefault((table, code, subcode), []).append(entry)
         if subcode is not None:
@@ -174,32 +219,71 @@ class Catalog:
                 self._code_only.setdefault((table, code), []).append(entry)
 
     def table_entries(self, table: str) -> tuple[Entry, ...]:
-        return tuple(entry for entry in self.entries if entry.source == table)
+        return tuple(entry for entry in self.all_entries if entry.source == table)
+
+    def action_for_event(self, event_type: str) -> str | None:
+        """The action whose table explains an event's failures: ``PlayFailed`` (or
+        ``Microsoft.Communication.PlayFailed``) → ``play``; None for an event no table lists."""
+        name = event_type.lower().removeprefix(ACS_EVENT_PREFIX)
+        return self._action_of_event.get(name)
 
     # ---- lookup -------------------------------------------------------------------------------
 
-    def lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
-        """What (code, subcode) means for an event of ``domain``; see the module docstring.
+    def lookup(
+        self,
+        domain: Domain,
+        code: int | None,
+        subcode: int | None,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+    ) -> Match:
+        """What (code, subcode), or a status, means for an event of ``domain``; see the module
+        docstring. ``action`` (one of ACTIONS) applies to call-automation only.
 
         A match is immutable and depends on nothing else, so each one is worked out once (walking
         the rules costs as much as all the rest of an event's triage).
         """
-        key = (domain, code, subcode)
+        if action is not None and (domain is not Domain.CALL_AUTOMATION or action not in ACTIONS):
+            raise ValueError(f"action {action!r} is not a Call Automation action of the catalog")
+        key = (domain, code, subcode, action, status.lower() if status else None)
         match = self._memo.get(key)
         if match is None:
-            match = self._lookup(domain, code, subcode)
+            match = self._lookup(domain, code, subcode, action, status)
             if len(self._memo) < LOOKUP_MEMO_MAX_ENTRIES:
                 self._memo[key] = match
         return match
 
-    def _lookup(self, domain: Domain, code: int | None, subcode: int | None) -> Match:
+    def _lookup(
+        self,
+        domain: Domain,
+        code: int | None,
+        subcode: int | None,
+        action: str | None,
+        status: str | None,
+    ) -> Match:
         rules = DOMAIN_RULES[domain]
-        steps = self._steps(rules, code, subcode)
+        if set(rules.tables) <= STATUS_TABLES:
+            return self._by_status_word(rules, status)
+        steps = chain(self._action_steps(action, code, subcode), self._steps(rules, code, subcode))
         for step in steps:
             if step.entries:
                 later = chain(step.entries[1:], chain.from_iterable(rest.entries for rest in steps))
-                return self._match(step.rule, step.entries[0], code, later)
-        return self._by_code_class(rules, code)
+                return self._match(step.rule, step.entries[0], code, later, action)
+        return self._by_code_class(rules, code, action)
+
+    def _action_steps(
+        self, action: str | None, code: int | None, subcode: int | None
+    ) -> Iterator[_Step]:
+        """Rule 0: the action's own table, where the event has an action with one."""
+        table = ACTION_TABLES.get(action) if action else None
+        if table is None or table not in self.tables:
+            return
+        if code is not None and subcode is not None:
+            yield _Step("action-exact", tuple(self._by_pair.get((table, code, subcode), ())))
+        if subcode:  # 0 names no reason
+            rows = self._by_subcode.get((table, subcode), ())
+            yield _Step("action-subcode", tuple(e for e in rows if e.code is None))
 
     def _steps(self, rules: DomainRules, code: int | None, subcode: int | None) -> Iterator[_Step]:
         """The rules with entries, in order; lazily, so that a hit stops the search."""
@@ -241,7 +325,12 @@ class Catalog:
         return tuple(chain.from_iterable(found))
 
     def _match(
-        self, rule: MatchRule, entry: Entry, code: int | None, later: Iterable[Entry]
+        self,
+        rule: MatchRule,
+        entry: Entry,
+        code: int | None,
+        later: Iterable[Entry],
+        action: str | None = None,
     ) -> Match:
         advice_entry = next((e for e in chain((entry,), later) if e.full_advice), None)
         category, reason = self._category(entry, code)
@@ -254,6 +343,7 @@ class Catalog:
             advice=advice_entry.full_advice if advice_entry else None,
             advice_from=advice_entry.key if advice_entry else None,
             retry=self._retry(entry, code),
+            action=action,
         )
 
     @staticmethod
@@ -278,26 +368,40 @@ class Catalog:
         return by_class.model_copy(update={"reason": f"from the event's code: {by_class.reason}"})
 
     @staticmethod
-    def _by_code_class(rules: DomainRules, code: int | None) -> Match:
+    def _by_code_class(rules: DomainRules, code: int | None, action: str | None = None) -> Match:
         by_class = code_class(code) if rules.with_code_class else None
         if by_class is None:
-            return Match(rule="none")
+            return Match(rule="none", action=action)
         return Match(
             rule="code-class",
             category=by_class[0],
             category_reason=by_class[1],
             retry=retry_of_code_class(code),
+            action=action,
         )
+
+    def _by_status_word(self, rules: DomainRules, status: str | None) -> Match:
+        found = self._rows(self._by_status, rules.tables, status.lower() if status else None)
+        if not found:
+            return Match(rule="none")
+        return self._match("status", found[0], None, found[1:])
 
     # ---- explain ------------------------------------------------------------------------------
 
     def explain(
-        self, code: int, subcode: int | None = None, source: str | None = None
+        self,
+        code: int,
+        subcode: int | None = None,
+        source: str | None = None,
+        *,
+        action: str | None = None,
     ) -> Explanation:
         """Every meaning of ``code`` (and ``subcode``), for a person or a program.
 
         - ``source``: what that one table says (raises KeyError for a table the catalog lacks).
-        - a subcode: the lookup in each call domain, the domains that agree grouped together.
+        - ``action``: the Call Automation lookup for an event of that action (its table first).
+        - a subcode: the lookup in each call domain, the domains that agree grouped together, and
+          what each action's table says where it has a row for it.
         - a code alone: every row, of every domain, that the code alone reaches (a code found in
           several tables is ambiguous: ``explain 2000`` is SMS 2000 and 8x8 API 2000), else the
           code's class.
@@ -306,13 +410,40 @@ class Catalog:
             if source not in self.tables:
                 raise KeyError(source)
             meanings = self._in_table(source, code, subcode)
-        elif subcode is not None:
+        elif action is not None:
             meanings = _grouped(
-                (self.lookup(domain, code, subcode), domain) for domain in CALL_DOMAINS
+                [
+                    (
+                        self.lookup(Domain.CALL_AUTOMATION, code, subcode, action=action),
+                        Domain.CALL_AUTOMATION,
+                    )
+                ]
             )
+        elif subcode is not None:
+            in_domains = ((self.lookup(domain, code, subcode), domain) for domain in CALL_DOMAINS)
+            meanings = _grouped(chain(self._in_action_tables(code, subcode), in_domains))
         else:
             meanings = self._for_code(code)
-        return Explanation(code, subcode, source, meanings)
+        return Explanation(code, subcode, source, meanings, action=action)
+
+    def explain_status(self, status: str, source: str | None = None) -> Explanation:
+        """What a status word means in the tables keyed by status (``Bounced`` in email-delivery);
+        ``source`` must be one of them (raises KeyError otherwise)."""
+        if source is not None and (source not in self.tables or source not in STATUS_TABLES):
+            raise KeyError(source)
+        found = [
+            (self.lookup(domain, None, None, status=status), domain)
+            for domain, rules in DOMAIN_RULES.items()
+            if set(rules.tables) <= STATUS_TABLES and (source is None or source in rules.tables)
+        ]
+        return Explanation(None, None, source, _grouped(found), status=status)
+
+    def _in_action_tables(self, code: int, subcode: int) -> Iterator[tuple[Match, Domain]]:
+        """The action lookups that an action's own table answers (rule 0), one per action."""
+        for action in ACTIONS:
+            match = self.lookup(Domain.CALL_AUTOMATION, code, subcode, action=action)
+            if match.rule.startswith("action-"):
+                yield match, Domain.CALL_AUTOMATION
 
     def _for_code(self, code: int) -> tuple[Meaning, ...]:
         found: list[tuple[Match, Domain]] = []
@@ -330,11 +461,20 @@ class Catalog:
 
     def _in_table(self, table: str, code: int, subcode: int | None) -> tuple[Meaning, ...]:
         domains = self.domains_of(table)
+        action = self.tables[table].action
         if table == GENERIC_SUBCODES:  # no code column: a lone number is the subcode
             number, event_code = (code, None) if subcode is None else (subcode, code)
             rows = self._by_subcode.get((table, number), [])
             return tuple(
                 Meaning(self._match("generic-subcode", e, event_code, ()), domains) for e in rows
+            )
+        if action is not None and subcode is not None:
+            step = next((s for s in self._action_steps(action, code, subcode) if s.entries), None)
+            found = step.entries if step else ()
+            return (
+                tuple(Meaning(self._match(step.rule, e, code, (), action), domains) for e in found)
+                if step
+                else ()
             )
         if subcode is not None:
             exact = self._by_pair.get((table, code, subcode), [])
@@ -352,6 +492,8 @@ class Catalog:
         """The event families whose lookups read ``table``."""
         if table in (GENERIC_CODES, GENERIC_SUBCODES):
             return CALL_DOMAINS
+        if table in ACTION_TABLES.values():
+            return (Domain.CALL_AUTOMATION,)
         return tuple(domain for domain, rules in DOMAIN_RULES.items() if table in rules.tables)
 
     def unknown_message(self, code: int, subcode: int | None, source: str | None) -> str:
@@ -366,10 +508,21 @@ class Catalog:
             message += f"; {code} is a subcode ({', '.join(as_subcode)}): give CODE SUBCODE"
         return message
 
+    def unknown_status_message(self, status: str, source: str | None) -> str:
+        """Why a status explanation is empty, and the statuses that are known."""
+        tables = [source] if source else sorted(STATUS_TABLES & set(self.tables))
+        known = sorted({e.status for t in tables for e in self.table_entries(t) if e.status})
+        where = f" in table {source}" if source else ""
+        return f"status {status!r} is unknown{where} (known: {', '.join(known)})"
 
-_CALL_TABLES = frozenset(
-    chain.from_iterable(rules.tables for rules in DOMAIN_RULES.values() if rules.with_subcodes)
-) | {GENERIC_CODES, GENERIC_SUBCODES}
+
+_CALL_TABLES = (
+    frozenset(
+        chain.from_iterable(rules.tables for rules in DOMAIN_RULES.values() if rules.with_subcodes)
+    )
+    | {GENERIC_CODES, GENERIC_SUBCODES}
+    | set(ACTION_TABLES.values())
+)
 
 
 def _grouped(found: Iterable[tuple[Match, Domain]]) -> tuple[Meaning, ...]:

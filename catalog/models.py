@@ -1,9 +1,11 @@
 """The catalog's data model: an Entry per row of a provider's table, and the Match a lookup returns.
 
-Also the format of the data files (:class:`TableFile`, :class:`Row`) and of the irregularities
-record (:class:`IrregularitiesFile`), which the loader validates, the retry verdict every entry
-carries (:class:`Retry`), and the category a code's class implies (:func:`code_class`), which both
-the loader and the lookup apply. The rules are in ``docs/catalog.md``.
+Two kinds of table: the *transcribed* tables (``catalog/data/``, the seed documents' rows as
+written: :class:`TableFile`, :class:`Row`) and the *written* tables (``catalog/written/``, facts
+gathered from public pages and written for this project: :class:`WrittenTableFile`,
+:class:`WrittenRow`). Also the irregularities record (:class:`IrregularitiesFile`), the retry
+verdict (:class:`Retry`) and the category a code's class implies (:func:`code_class`). The rules
+are in ``docs/catalog.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Category(StrEnum):
@@ -39,6 +41,8 @@ class Domain(StrEnum):
     PSTN = "pstn"  # ParticipantEndReason / ParticipantEndSubCode
     SMS_DELIVERY = "sms-delivery"  # SMSDeliveryReportReceived
     PROVIDER = "provider"  # HTTP / API codes of ACS, Chat, RealTime SMS and 8x8
+    EMAIL_DELIVERY = "email-delivery"  # EmailDeliveryReportReceived: a status word, no code
+    ADVANCED_MESSAGING = "advanced-messaging"  # AdvancedMessageDeliveryStatusUpdated channelCode
 
 
 # One id per source table of the seed documents (13 tables).
@@ -59,10 +63,53 @@ TableId = Literal[
 ]
 TABLE_IDS: tuple[str, ...] = get_args(TableId)
 
-CategorySource = Literal["document", "derived"]
+# A Call Automation action whose failures have a table of their own (catalog/written/action-*.json).
+Action = Literal[
+    "play",
+    "recognize",
+    "dtmf",
+    "participants",
+    "transfer",
+    "hold",
+    "media-streaming",
+    "transcription",
+    "call-setup",
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
+
+# One id per written table: the email statuses, the WhatsApp channel codes, one table per action.
+WrittenTableId = Literal[
+    "email-delivery",
+    "whatsapp-channel",
+    "action-play",
+    "action-recognize",
+    "action-dtmf",
+    "action-participants",
+    "action-transfer",
+    "action-hold",
+    "action-media-streaming",
+    "action-transcription",
+    "action-call-setup",
+]
+WRITTEN_TABLE_IDS: tuple[str, ...] = get_args(WrittenTableId)
+ALL_TABLE_IDS: tuple[str, ...] = TABLE_IDS + WRITTEN_TABLE_IDS
+
+# "written": the catalog's own category, chosen when the table was written (reason required).
+CategorySource = Literal["document", "derived", "written"]
 # How an overridden entry's category_reason begins (its category_source is "derived").
 OVERRIDE_REASON_PREFIX = "catalog override"
-MatchRule = Literal["exact", "subcode", "generic-subcode", "generic-code", "code-class", "none"]
+MatchRule = Literal[
+    "action-exact",
+    "action-subcode",
+    "exact",
+    "subcode",
+    "generic-subcode",
+    "generic-code",
+    "code-class",
+    "status",
+    "none",
+]
+Origin = Literal["transcribed", "written"]
 
 # Can sending the same thing again succeed? "unknown" also answers for what is no failure at all.
 RetryVerdict = Literal["permanent", "transient", "unknown"]
@@ -116,13 +163,20 @@ def code_class(code: int | None) -> tuple[Category, str] | None:
 
 
 class Entry(BaseModel):
-    """One catalog entry: one code (and subcode) of one provider table, with its text as written."""
+    """One catalog entry: one code (and subcode), or one status, of one table.
+
+    A transcribed entry carries the provider's text as written and the document line it stands on;
+    a written entry carries the catalog's own words, and the public page and date of its facts.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: str = Field(description="table id, one of TABLE_IDS")
+    source: str = Field(description="table id, one of ALL_TABLE_IDS")
     code: int | None
     subcode: int | None
+    status: str | None = Field(
+        default=None, description="the status word a written row is keyed by"
+    )
     message: str
     category: Category | None
     category_raw: str | None = Field(description="the category exactly as the document spells it")
@@ -132,10 +186,17 @@ class Entry(BaseModel):
     )
     advice: str | None
     retry: Retry
-    doc: str = Field(description="seed document file name")
-    line: int = Field(ge=1, description="first line of the row in the document")
+    origin: Origin = "transcribed"
+    doc: str = Field(
+        description="where the row is written: the seed document's file name (transcribed), or "
+        "the written table's data file, catalog/written/<table>.json (written)"
+    )
+    line: int = Field(ge=1, description="first line of the row in that file")
     line_end: int = Field(ge=1)
     url: str | None = Field(description="the public page of the document, where one exists")
+    read: str | None = Field(
+        default=None, description="the date the public page was read (written entries)"
+    )
     cell: str | None = Field(
         default=None,
         description="the code cell as written, where it is more than the code ('400 Bad Request', "
@@ -149,7 +210,10 @@ class Entry(BaseModel):
 
     @property
     def key(self) -> str:
-        """'source:code/subcode', '-' for a missing number: how a match names the entry."""
+        """'source:code/subcode' ('-' for a missing number), or 'source:status': how a match names
+        the entry."""
+        if self.status is not None:
+            return f"{self.source}:{self.status}"
         return f"{self.source}:{_number(self.code)}/{_number(self.subcode)}"
 
     @property
@@ -194,10 +258,20 @@ class Match(BaseModel):
         default=UNKNOWN_CODE_RETRY,
         description="can sending again succeed: the entry's verdict, or the code class's",
     )
+    action: str | None = Field(
+        default=None, description="the action whose table was tried first (one of ACTIONS)"
+    )
+
+    @property
+    def table(self) -> str | None:
+        """The table that answered (None for a code class or an unknown code)."""
+        return self.entry.source if self.entry else None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "table": self.table,
+            "action": self.action,
             "category": self.category.value if self.category else None,
             "category_reason": self.category_reason,
             "message": self.message,
@@ -208,21 +282,39 @@ class Match(BaseModel):
         }
 
 
-# The data files' format (Table, TableFile, Row, …, IrregularitiesFile) builds its validation
-# schemas only when a file is validated (the tests, a catalog being edited): ``defer_build``. The
-# app's cold start reads the shipped files without them (``catalog.loader.load_catalog``).
+class Source(BaseModel):
+    """A public page a written table took its facts from, and when it was read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https://")
+    read: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="date read, YYYY-MM-DD")
+    revision: str | None = Field(
+        default=None, description="the revision read, where the page is kept in a public repository"
+    )
 
 
 class Table(BaseModel):
-    """One source table, without its rows: what the CLI shows beside an entry."""
+    """One table, without its rows: what the CLI shows beside an entry.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    Transcribed tables name their seed document (``doc``) and its public page; written tables name
+    every public page they took facts from (``sources``) and, for Call Automation, the action and
+    the events whose failures they explain.
+    """
 
-    table: TableId
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str = Field(description="one of ALL_TABLE_IDS")
     title: str = Field(min_length=1)
-    doc: str = Field(min_length=1)
-    url: str | None
+    origin: Origin = "transcribed"
+    doc: str | None = None
+    url: str | None = None
     columns: tuple[str, ...] = Field(min_length=1)
+    sources: tuple[Source, ...] = ()
+    action: Action | None = None
+    events: tuple[str, ...] = ()
 
 
 # ---- the data file format (catalog/data/<table-id>.json) ----------------------------------------
@@ -231,7 +323,7 @@ class Table(BaseModel):
 class CategoryOverride(BaseModel):
     """A category the catalog sets against the derivation rules, because the row's text says so."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     category: Category
     reason: str = Field(min_length=1)
@@ -240,7 +332,7 @@ class CategoryOverride(BaseModel):
 class Row(BaseModel):
     """One row of a table as the data file holds it: the document's text, never bent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     line: int = Field(ge=1)
     line_end: int = Field(ge=1)
@@ -269,12 +361,77 @@ class Row(BaseModel):
         return value
 
 
-class TableFile(Table):
-    """One data file: a table and all its rows."""
+class TableFile(BaseModel):
+    """One data file: a transcribed table and all its rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    table: TableId
+    title: str = Field(min_length=1)
+    doc: str = Field(min_length=1)
+    url: str | None
+    columns: tuple[str, ...] = Field(min_length=1)
     rows: tuple[Row, ...] = Field(min_length=1)
+
+    def as_table(self) -> Table:
+        return Table(
+            table=self.table, title=self.title, doc=self.doc, url=self.url, columns=self.columns
+        )
+
+
+# ---- the written table format (catalog/written/<table-id>.json) ---------------------------------
+
+
+class WrittenRow(BaseModel):
+    """One row of a written table: the catalog's own words, its category and retry verdict with
+    their reasons, and the source its facts come from. Keyed by code (and subcode), or by status."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    code: int | None = Field(default=None, ge=0)
+    subcode: int | None = Field(default=None, ge=0)
+    status: str | None = Field(default=None, min_length=1)
+    message: str = Field(min_length=1)
+    category: Category
+    category_reason: str = Field(min_length=1)
+    retry: Retry
+    advice: str | None = Field(default=None, min_length=1)
+    sources: tuple[str, ...] = Field(
+        min_length=1, description="ids of the table's sources the row's facts come from, main first"
+    )
+
+    @model_validator(mode="after")
+    def _keyed_by_status_or_numbers(self) -> WrittenRow:
+        has_numbers = self.code is not None or self.subcode is not None
+        if (self.status is None) != has_numbers:
+            raise ValueError("a row is keyed by a status, or by a code and subcode: one of the two")
+        return self
+
+
+class WrittenTableFile(BaseModel):
+    """One written table: where its facts come from, and its rows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    table: WrittenTableId
+    title: str = Field(min_length=1)
+    columns: tuple[str, ...] = Field(min_length=1)
+    sources: tuple[Source, ...] = Field(min_length=1)
+    action: Action | None = None
+    events: tuple[str, ...] = ()
+    rows: tuple[WrittenRow, ...] = Field(min_length=1)
+
+    def as_table(self) -> Table:
+        return Table(
+            table=self.table,
+            title=self.title,
+            origin="written",
+            url=self.sources[0].url,
+            columns=self.columns,
+            sources=self.sources,
+            action=self.action,
+            events=self.events,
+        )
 
 
 # ---- the irregularities record (catalog/irregularities.json) ------------------------------------
@@ -283,7 +440,7 @@ class TableFile(Table):
 class Place(BaseModel):
     """Where in a document an irregularity stands."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     doc: str = Field(min_length=1)
     lines: tuple[int, ...] = Field(min_length=1)
@@ -293,7 +450,7 @@ class Place(BaseModel):
 class AdviceNote(BaseModel):
     """The catalog's own note, appended to the advice of one entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     table: TableId
     code: int | None
@@ -304,7 +461,7 @@ class AdviceNote(BaseModel):
 class Irregularity(BaseModel):
     """Something a document does that a reader would not expect, and what the catalog does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     places: tuple[Place, ...] = Field(min_length=1)
@@ -313,8 +470,39 @@ class Irregularity(BaseModel):
     advice_notes: tuple[AdviceNote, ...] = ()
 
 
+class EntryPlace(BaseModel):
+    """An entry of a written table, or of any table a written one disagrees with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    table: str = Field(min_length=1, description="one of ALL_TABLE_IDS")
+    code: int | None = None
+    subcode: int | None = None
+    status: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The key of the entry it names (as :attr:`Entry.key` spells it)."""
+        if self.status is not None:
+            return f"{self.table}:{self.status}"
+        return f"{self.table}:{_number(self.code)}/{_number(self.subcode)}"
+
+
+class WrittenIrregularity(BaseModel):
+    """Where the public pages behind a written table disagree with each other or with the seed
+    tables (the same subcode meaning two things, say), and what the catalog does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    places: tuple[EntryPlace, ...] = Field(min_length=1)
+    what: str = Field(min_length=1)
+    decision: str = Field(min_length=1)
+
+
 class IrregularitiesFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     description: str
     irregularities: tuple[Irregularity, ...]
+    written_tables: tuple[WrittenIrregularity, ...] = ()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from catalog.models import Match
 from handlers.alerting.alert import Alert
+from handlers.masking import mask_phones_in
 
 # "in-progress": another attempt holds the event's claim right now (handlers/pipeline.py).
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
@@ -50,7 +51,7 @@ class EventRecord:
         """The record of one event, whichever path read it (careful or fast)."""
         return cls(
             id=event_id,
-            type=event_type,
+            type=_masked(event_type),
             outcome=verdict,
             code=code,
             subcode=subcode,
@@ -59,7 +60,8 @@ class EventRecord:
             source=match.entry.source if match and match.entry else None,
             message=match.message if match else None,
             advice=match.advice if match else None,
-            reason=reason,
+            # An unreadable event's reason quotes it.
+            reason=_masked(reason),
             alert=alert,
         )
 
@@ -85,6 +87,11 @@ class EventRecord:
         if self.alert is not None:
             line["alert_id"] = self.alert.id
         return line
+
+
+def _masked(text: str | None) -> str | None:
+    """Text from the event as a record may show it (ids are shown verbatim)."""
+    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)

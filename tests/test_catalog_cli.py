@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from catalog import get_catalog
-from catalog.models import TABLE_IDS
+from catalog.models import ALL_TABLE_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_a_person_sees_every_meaning_of_an_ambiguous_code_numbered() -> None:
     [
         (("410", "3100"), "exact", "call-end:410/3100", "UnexpectedClientError"),
         (("503", "560503"), "exact", "pstn:503/560503", "UnexpectedServerError"),
-        (("400", "8536"), "generic-subcode", "generic-subcodes:-/8536", "ExpectedError"),
+        (("400", "8553"), "generic-subcode", "generic-subcodes:-/8553", "ExpectedError"),
         (("487", "10004"), "exact", "call-end:487/10004", "ExpectedError"),
         (("4007", "--source", "sms-delivery"), "exact", "sms-delivery:4007/-", "ExpectedError"),
         (("4007",), "exact", "sms-delivery:4007/-", "ExpectedError"),
@@ -107,11 +107,19 @@ def test_a_program_gets_the_meaning_as_json(
 
 def test_the_json_shape_is_the_documented_one() -> None:
     payload = explained("410", "3100")
-    assert payload["query"] == {"code": 410, "subcode": 3100, "source": None}
+    assert payload["query"] == {
+        "code": 410,
+        "subcode": 3100,
+        "source": None,
+        "action": None,
+        "status": None,
+    }
     meaning = only_meaning(payload)
     assert set(meaning) == {
         "domains",
         "rule",
+        "table",
+        "action",
         "category",
         "category_reason",
         "message",
@@ -184,7 +192,8 @@ def test_export_prints_the_whole_catalog_as_one_json_array() -> None:
     assert (result.returncode, result.stderr) == (0, "")
     exported = json.loads(result.stdout)
     assert isinstance(exported, list)
-    assert exported == [entry.to_json() for entry in get_catalog().entries]
+    assert exported == [entry.to_json() for entry in get_catalog().all_entries]
+    assert {entry["origin"] for entry in exported} == {"transcribed", "written"}
     required = {"source", "code", "subcode", "message", "category", "category_source", "advice"}
     assert all(required | {"doc", "url", "line"} <= set(entry) for entry in exported)
 
@@ -194,7 +203,7 @@ def test_an_unknown_code_with_json_still_prints_json() -> None:
     assert result.returncode == 1
     answer = json.loads(result.stdout)
     assert (answer["known"], answer["meanings"]) == (False, [])
-    assert answer["query"] == {"code": 1, "subcode": 1, "source": None}
+    assert (answer["query"]["code"], answer["query"]["subcode"]) == (1, 1)
     assert answer["reason"].startswith("code 1 with subcode 1 is unknown")
 
 
@@ -203,5 +212,5 @@ def test_help_lists_the_tables_source_takes() -> None:
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     listed = lines[lines.index("TABLE, for --source, is one of:") + 1 :]
-    assert [line.strip() for line in listed] == list(TABLE_IDS)
+    assert [line.strip() for line in listed] == list(ALL_TABLE_IDS)
     assert "(default: every table)" in result.stdout

@@ -19,14 +19,14 @@ QUOTED = re.compile(r"^the (message|advice) says '(.+?)': ")
 
 
 def entry(key: str) -> Entry:
-    (found,) = [e for e in get_catalog().entries if e.key == key]
+    (found,) = [e for e in get_catalog().all_entries if e.key == key]
     return found
 
 
 def test_every_entry_of_every_table_has_a_verdict_and_a_reason() -> None:
     catalog = get_catalog()
     assert len(catalog.entries) == 410
-    for found in catalog.entries:
+    for found in catalog.all_entries:
         assert found.retry.verdict in ("permanent", "transient", "unknown"), found.key
         assert found.retry.reason.strip(), found.key
 
@@ -159,3 +159,26 @@ def test_a_generic_subcode_whose_words_settle_nothing_borrows_the_codes_verdict(
 def test_a_generic_subcode_whose_words_settle_it_keeps_its_own_verdict() -> None:
     throttled = get_catalog().lookup(Domain.CALL_AUTOMATION, 500, 8516)
     assert (throttled.retry.verdict, throttled.retry.rule) == ("transient", "limit")
+
+
+@pytest.mark.parametrize(
+    ("domain", "code", "status", "verdict"),
+    [
+        (Domain.ADVANCED_MESSAGING, 131026, None, "permanent"),  # not a WhatsApp user
+        (Domain.ADVANCED_MESSAGING, 131050, None, "permanent"),  # opted out of marketing
+        (Domain.ADVANCED_MESSAGING, 131056, None, "transient"),  # pair rate limit
+        (Domain.ADVANCED_MESSAGING, 130429, None, "transient"),  # throughput
+        (Domain.ADVANCED_MESSAGING, 131000, None, "transient"),  # service error
+        (Domain.EMAIL_DELIVERY, None, "Bounced", "permanent"),
+        (Domain.EMAIL_DELIVERY, None, "Suppressed", "permanent"),
+        (Domain.EMAIL_DELIVERY, None, "Failed", "transient"),
+    ],
+)
+def test_written_verdicts_reach_the_match(
+    domain: Domain, code: int | None, status: str | None, verdict: str
+) -> None:
+    match = get_catalog().lookup(domain, code, None, status=status)
+    assert match.entry is not None
+    assert match.retry == match.entry.retry
+    assert match.retry.verdict == verdict
+    assert match.retry.rule is None  # given by the table's writer, not by a rule

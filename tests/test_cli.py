@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -205,3 +206,17 @@ def test_help_shows_the_defaults() -> None:
     result = run_cli("serve", "--help")
     assert result.returncode == 0
     assert "(default: 7071)" in result.stdout and "(default: 127.0.0.1)" in result.stdout
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--quiet", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "--port" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -10,25 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.events.outcome import CodeOrigin, Outcome, outcome_for, read_data
+from handlers.events.outcome import CodeOrigin, EventModel, Outcome, outcome_for, read_data
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phones_in
 
 
-class Details(BaseModel):
+class Details(EventModel):
     """``sipDetails`` / ``q850Details``: the SIP response or Q.850 cause behind a result."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     code: int | None = None
     message: str | None = None
 
 
-class ResultInformation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
+class ResultInformation(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     code: int | None = None
     sub_code: int | None = Field(default=None, alias="subCode")
@@ -37,8 +34,8 @@ class ResultInformation(BaseModel):
     q850_details: Details | None = Field(default=None, alias="q850Details")
 
 
-class CallAutomationData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
+class CallAutomationData(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     call_connection_id: str | None = Field(default=None, alias="callConnectionId")
     server_call_id: str | None = Field(default=None, alias="serverCallId")
@@ -65,7 +62,7 @@ def handle_call_automation(envelope: Envelope, event_name: str) -> Outcome:
         subcode=result.sub_code if result else None,
         code_origin=CodeOrigin.RESULT_INFORMATION if result and result.code is not None else None,
         failed=is_failure_type(event_name),
-        message=mask_phones_in(result.message) if result and result.message else None,
+        message=result.message if result and result.message else None,
         context=_context(data),
     )
 
@@ -75,9 +72,7 @@ def _context(data: CallAutomationData) -> dict[str, Any]:
         "callConnectionId": data.call_connection_id,
         "serverCallId": data.server_call_id,
         "correlationId": data.correlation_id,
-        "operationContext": (
-            mask_phones_in(data.operation_context) if data.operation_context else None
-        ),
+        "operationContext": data.operation_context,
     }
     result = data.result_information
     if result and result.sip_details:
@@ -88,5 +83,4 @@ def _context(data: CallAutomationData) -> dict[str, Any]:
 
 
 def _details(details: Details) -> dict[str, Any]:
-    message = mask_phones_in(details.message) if details.message else details.message
-    return {"code": details.code, "message": message}
+    return {"code": details.code, "message": details.message}

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from catalog.models import Domain
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phones_in
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]
 
@@ -32,6 +31,10 @@ class Outcome:
     ``status`` is ``invalid`` when the event could not be read (``reason`` says why);
     ``ignored`` for event types acs-triage does not triage; otherwise ``ok``, with the
     code and subcode (either may be None) that the catalog will explain.
+
+    Text fields (``subject``, ``message``, ``reason``, ``context``) hold the event's own words,
+    phone numbers included: most events never leave the app, so they are masked where they
+    leave (the alert, the summary), not here on every event.
     """
 
     index: int
@@ -60,8 +63,7 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
         event_id=envelope.id,
         event_type=envelope.type,
         status=status,
-        # Subjects such as '/phonenumber/15555555555' name a person: masked for every outcome.
-        subject=mask_phones_in(envelope.subject) if envelope.subject else None,
+        subject=envelope.subject,
         time=envelope.time,
         source=envelope.source,
         **fields,
@@ -70,6 +72,20 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
 
 def invalid(envelope: Envelope, reason: str) -> Outcome:
     return outcome_for(envelope, "invalid", reason=reason)
+
+
+class EventModel(BaseModel):
+    """The base of every model of an event's ``data``.
+
+    ``allow_inf_nan=False``: ``"NaN"``, ``"Infinity"`` or ``"1e999"`` in a numeric field makes
+    the event unreadable (an ``invalid-event`` alert saying which field), instead of a number
+    that strict JSON receivers refuse reaching an alert.
+    """
+
+    # defer_build: a model builds its validator on first use, not at cold start.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -20,11 +20,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from catalog.models import Domain
 from handlers.events.outcome import (
     CodeOrigin,
+    EventModel,
     Outcome,
     invalid,
     lower_keys,
@@ -32,7 +33,6 @@ from handlers.events.outcome import (
     validation_reason,
 )
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phone, mask_phones_in
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")
@@ -45,9 +45,7 @@ def _spellings(camel: str) -> AliasChoices:
     return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
 
 
-class DeliveryAttempt(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
+class DeliveryAttempt(EventModel):
     timestamp: str | None = Field(default=None, validation_alias=_spellings("timestamp"))
     segments_succeeded: int | None = Field(
         default=None, validation_alias=_spellings("segmentsSucceeded"), ge=0
@@ -57,10 +55,8 @@ class DeliveryAttempt(BaseModel):
     )
 
 
-class SmsDeliveryReport(BaseModel):
+class SmsDeliveryReport(EventModel):
     """``data`` of SMSDeliveryReportReceived (see :func:`read_report` for key spellings)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     message_id: str | None = Field(default=None, validation_alias=_spellings("messageId"))
     from_number: str | None = Field(default=None, validation_alias=_spellings("from"))
@@ -150,7 +146,7 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         code=code,
         code_origin=origin,
         failed=status_failed or failed_segments > 0,
-        message=mask_phones_in(details) if details else None,
+        message=details or None,
         context=_context(report, failed_segments),
     )
 
@@ -158,8 +154,8 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
 def _context(report: SmsDeliveryReport, failed_segments: int) -> dict[str, Any]:
     return {
         "messageId": report.message_id,
-        "from": mask_phone(report.from_number) if report.from_number else None,
-        "to": mask_phone(report.to_number) if report.to_number else None,
+        "from": report.from_number,
+        "to": report.to_number,
         "deliveryStatus": report.delivery_status,
         "deliveryAttempts": len(report.delivery_attempts),
         "failedSegments": failed_segments,

@@ -55,6 +55,8 @@ on the first callback that is checked, so that a cold start does not pay for PyJ
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from handlers.errors import TokenRejected
@@ -91,6 +93,7 @@ class CallbackAuthenticator:
         refetch_cooldown_seconds: float = DEFAULT_REFETCH_COOLDOWN_SECONDS,
         fetch_retry_seconds: float = DEFAULT_FETCH_RETRY_SECONDS,
         max_stale_seconds: float = DEFAULT_MAX_STALE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Fetch nothing: keys are fetched on the first callback. The values are trusted: the
         settings model has checked them (an audience when required, an https key URL)."""
@@ -111,6 +114,7 @@ class CallbackAuthenticator:
             "cooldown": refetch_cooldown_seconds,
             "retry_after": fetch_retry_seconds,
             "max_stale": max_stale_seconds,
+            "clock": clock,
         }
 
     @classmethod

@@ -11,6 +11,7 @@ reach its destinations and its dedupe table); ``doctor`` needs only the app's UR
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -235,7 +236,18 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     if function_key:
         notes.append("routes other than /api/health need the function key, as in Azure")
     runtime = get_runtime()  # validates the settings before anything listens
-    server = make_server(host, port, access_log=not quiet, function_key=function_key or None)
+    try:
+        server = make_server(
+            host, port, access_log=not quiet, function_key=function_key or None
+        )
+    except OSError as error:  # the port is taken (EADDRINUSE), or not ours to take (EACCES)
+        reason = "is already in use" if error.errno == errno.EADDRINUSE else "cannot be used"
+        print(
+            f"acs-triage: port {port} on {host} {reason} ({error.strerror}); "
+            "stop what holds it or choose another with --port",
+            file=sys.stderr,
+        )
+        return 2
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
     out = sys.stderr
@@ -279,7 +291,13 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         records.extend(file_records)
         failed = failed or file_failed
     if as_json:
-        json.dump([record.to_json() for record in records], out, ensure_ascii=False, indent=2)
+        json.dump(
+            [record.to_json() for record in records],
+            out,
+            ensure_ascii=False,
+            indent=2,
+            allow_nan=False,
+        )
         out.write("\n")
     else:
         _print_table(records, out)
