@@ -35,11 +35,26 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
+    "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
     "pipeline": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.state",
+            "handlers.records",
+            "catalog",
+        }
     ),
     "fast": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.pipeline", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.records",
+            "handlers.pipeline",
+            "catalog",
+        }
     ),
     "runtime": frozenset(
         {
@@ -48,6 +63,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "handlers.fast",
             "catalog",
@@ -60,6 +76,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "handlers.runtime",
             "catalog",

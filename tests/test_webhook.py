@@ -1,4 +1,4 @@
-"""The Event Grid route over real HTTP: handshakes, deliveries, and design.md's status codes."""
+"""The Event Grid route over real HTTP: handshakes, deliveries, and docs/status-codes.md."""
 
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ def test_a_call_result_mid_batch_is_enriched_in_the_summary(
         call_result("c1", "PlayFailed", code=400, subcode=8536),
     ]
     replayed = make_runtime(sinks=[]).pipeline.run(parse_events(body), way_in="replay")
-    assert replayed.triages[1].record(with_alert=True)["match"] == "generic-subcode"
+    assert replayed.triages[1].record().match == "generic-subcode"
     make_runtime()
     summary = local_host.post("eventgrid", body).json()
     assert summary["categories"] == {"Success": 1, "ExpectedError": 1}

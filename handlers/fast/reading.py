@@ -40,10 +40,9 @@ from handlers.pipeline import (
     PipelineEvent,
     Triage,
     Triaged,
-    Verdict,
-    event_record,
     record_key,
 )
+from handlers.records import EventRecord, Verdict, masked
 
 ACS = "Microsoft.Communication."
 # Verdicts kept per process: values come from events, so anyone can send new ones; past this
@@ -198,19 +197,21 @@ class OrdinaryTriage:
     def outcome(self) -> Outcome:
         return self.event.outcome()
 
-    def record(self, *, with_alert: bool) -> dict[str, Any]:
-        record = event_record(
-            self.event.event_id,
-            self.event.event_type,
-            verdict=self.verdict,
+    def record(self) -> EventRecord:
+        match = self.match
+        return EventRecord(
+            id=self.event.event_id,
+            type=masked(self.event.event_type),
+            outcome=self.verdict,
             code=self.code,
             subcode=self.subcode,
+            category=match.category.value if match and match.category else None,
+            match=match.rule if match else None,
+            source=match.entry.source if match and match.entry else None,
+            message=match.message if match else None,
+            advice=match.advice if match else None,
             reason=None,  # an ordinary outcome ("ok") has no reason
-            match=self.match,
         )
-        if with_alert:
-            record["alert"] = None
-        return record
 
 
 class FastReader:
