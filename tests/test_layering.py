@@ -35,7 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
-    "oncall": frozenset({"handlers.alerting.delivery", "handlers.settings"}),
+    "oncall": frozenset({"handlers.alerting", "handlers.settings"}),
     "pipeline": frozenset(
         {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
     ),
