@@ -1,5 +1,6 @@
 """A carrier outage as the notification model reports it: notification CloudEvents
-(``acs-triage.notification.v1``) for two groups and one rate alarm, each firing then resolved.
+(``acs-triage.notification.v1``, data as the notifier writes it) for two groups and one rate
+alarm, each firing then resolved.
 
 The groups' meaning and advice come from the real catalog; the examples' subjects carry raw
 phone numbers, as a careless producer might, so the tests can prove none reaches a receiver.
@@ -45,14 +46,14 @@ def _event(fingerprint: str, sequence: int, at: datetime, data: dict[str, Any]) 
         "id": f"{fingerprint}-{sequence}",
         "time": at.isoformat(),
         "datacontenttype": "application/json",
-        "data": {"fingerprint": fingerprint, "sequence": sequence, **data},
+        "data": {"group": fingerprint, "sequence": sequence, **data},
     }
 
 
 def _examples(event_type: str, count: int, start: datetime) -> list[dict[str, Any]]:
     return [
         {
-            "id": f"evt-{index:05d}",
+            "event": f"evt-{index:05d}",
             "time": (start + timedelta(seconds=7 * index)).isoformat(),
             "type": event_type,
             "subject": f"/phonenumber/{RAW_NUMBERS[index % len(RAW_NUMBERS)]}",
@@ -80,7 +81,7 @@ def group_events(
         "about": "group",
         "severity": "critical",
         "labels": labels,
-        "first_seen": start.isoformat(),
+        "firstSeen": start.isoformat(),
         "meaning": match.message,
         "advice": match.advice,
         "examples": _examples(labels["event_type"], 5, start),
@@ -93,8 +94,10 @@ def group_events(
         {
             **common,
             "status": "firing",
-            "counts": {"total": early, "since_last": early, "recipients": min(recipients, 380)},
-            "last_seen": (start + timedelta(seconds=29)).isoformat(),
+            "total": early,
+            "sinceLast": early,
+            "recipients": min(recipients, 380),
+            "lastSeen": (start + timedelta(seconds=29)).isoformat(),
         },
     )
     resolved = _event(
@@ -104,9 +107,11 @@ def group_events(
         {
             **common,
             "status": "resolved",
-            "counts": {"total": total, "since_last": total - early, "recipients": recipients},
-            "last_seen": last_seen.isoformat(),
-            "resolved_at": (last_seen + timedelta(minutes=15)).isoformat(),
+            "total": total,
+            "sinceLast": total - early,
+            "recipients": recipients,
+            "lastSeen": last_seen.isoformat(),
+            "resolvedAt": (last_seen + timedelta(minutes=15)).isoformat(),
         },
     )
     return [firing, resolved]
@@ -131,10 +136,10 @@ def alarm_events(
         "level": "critical",
         "failed": 412,
         "total": 1030,
-        "window_seconds": 300,
-        "warning_ratio": 0.2,
-        "critical_ratio": 0.35,
-        "min_volume": 30,
+        "windowSeconds": 300,
+        "warningRatio": 0.2,
+        "criticalRatio": 0.35,
+        "minVolume": 30,
         "since": (start + timedelta(minutes=2)).isoformat(),
         "history": ratio_history(0.4, start),
     }
@@ -152,7 +157,7 @@ def alarm_events(
             "about": "alarm",
             "status": "resolved",
             "severity": "critical",
-            "resolved_at": (start + timedelta(minutes=40)).isoformat(),
+            "resolvedAt": (start + timedelta(minutes=40)).isoformat(),
             "alarm": {**alarm, "level": None, "failed": 9, "total": 980},
         },
     )

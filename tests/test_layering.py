@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
     "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
-    "oncall": frozenset({"handlers.alerting.delivery", "handlers.settings"}),
+    "oncall": frozenset({"handlers.alerting", "handlers.settings"}),
     "pipeline": frozenset(
         {
             "handlers.inbound",

@@ -5,7 +5,7 @@ Everything here works on :mod:`handlers.oncall.views`, a small typed view of a n
 a group, a rate alarm and a silence; :mod:`handlers.oncall.adapter` is the one place that reads
 the notification model (``acs-triage.notification.v1``) into those views.
 
-May import ``handlers.alerting.delivery`` (the sink error and retry helpers),
-``handlers.settings``, ``handlers.errors``, ``handlers.logs``, ``handlers.masking``; never
-``http``, ``inbound``, ``events``, ``state`` or ``pipeline``.
+May import ``handlers.alerting`` (the sink error, the HTTP poster, the CloudEvent a notification
+travels in), ``handlers.settings``, ``handlers.errors``, ``handlers.logs``, ``handlers.masking``;
+never ``http``, ``inbound``, ``events``, ``state`` or ``pipeline``.
 """

@@ -1,10 +1,12 @@
 """The one place that reads the notification model into the on-call views.
 
-A notification is a CloudEvent of type ``acs-triage.notification.v1``; its ``data`` says whether
-it is about a group or a rate alarm, its status (firing, resolved), its sequence, the group's
-labels, counts, first and last seen, examples and the catalog's words, or the alarm's ratio.
-The shape read here is :class:`NotificationData`; everything else in this room works on the
-views, so following a change of the model is a change of this module alone.
+A notification is a CloudEvent of type ``acs-triage.notification.v1`` (the notifier's record;
+its ``id`` is stable per group and sequence). Its ``data`` is read here as the notifier writes
+it: ``about`` (group or alarm), ``status`` (firing, resolved), ``sequence``, ``group`` (the
+fingerprint), ``labels``, ``severity``, ``total``, ``sinceLast``, ``recipients``, ``firstSeen``,
+``lastSeen``, ``resolvedAt``, ``examples`` (``event`` id, ``type``, ``time``, ``subject``),
+``meaning``, ``advice``, and for a rate alarm an ``alarm`` object. Everything else in this room
+works on the views, so following a change of the model is a change of this module alone.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
-from handlers.masking import mask_phones_in
+from handlers.masking import mask_emails_in, mask_phones_in
 from handlers.oncall.views import (
+    MAX_EXAMPLES,
     AlarmView,
     DeliveryView,
     Example,
@@ -29,17 +32,11 @@ NOTIFICATION_TYPE = "acs-triage.notification.v1"
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class Counts(_Data):
-    total: int = Field(ge=0)
-    since_last: int = Field(ge=0)
-    recipients: int = Field(default=0, ge=0)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
 class ExampleData(_Data):
-    id: str
+    event: str = Field(validation_alias=AliasChoices("event", "id"))
     time: AwareDatetime | None = None
     type: str | None = None
     subject: str | None = None
@@ -51,10 +48,10 @@ class AlarmData(_Data):
     level: Literal["warning", "critical"] | None
     failed: int = Field(ge=0)
     total: int = Field(ge=0)
-    window_seconds: int = Field(gt=0)
-    warning_ratio: float
-    critical_ratio: float
-    min_volume: int = Field(ge=0)
+    window_seconds: int = Field(gt=0, alias="windowSeconds")
+    warning_ratio: float = Field(alias="warningRatio")
+    critical_ratio: float = Field(alias="criticalRatio")
+    min_volume: int = Field(ge=0, alias="minVolume")
     since: AwareDatetime
     history: list[RatioPoint] = []
 
@@ -62,28 +59,31 @@ class AlarmData(_Data):
 class NotificationData(_Data):
     """``data`` of an ``acs-triage.notification.v1`` CloudEvent."""
 
-    about: Literal["group", "alarm"]
+    about: Literal["group", "alarm"] = "group"
     status: Literal["firing", "resolved"]
     sequence: int = Field(ge=1)
-    fingerprint: str
+    group: str = Field(min_length=1)
     severity: Severity
     labels: dict[str, str] = {}
-    counts: Counts | None = None
-    first_seen: AwareDatetime | None = None
-    last_seen: AwareDatetime | None = None
-    resolved_at: AwareDatetime | None = None
+    total: int = Field(default=0, ge=0)
+    since_last: int = Field(default=0, ge=0, alias="sinceLast")
+    recipients: int = Field(default=0, ge=0)
+    first_seen: AwareDatetime | None = Field(default=None, alias="firstSeen")
+    last_seen: AwareDatetime | None = Field(default=None, alias="lastSeen")
+    resolved_at: AwareDatetime | None = Field(default=None, alias="resolvedAt")
     examples: list[ExampleData] = []
     meaning: str | None = None
     advice: str | None = None
-    silenced_by: str | None = None
+    silenced_by: str | None = Field(default=None, alias="silencedBy")
     alarm: AlarmData | None = None
 
 
 def notification_from_cloudevent(
     event: Mapping[str, Any], deliveries: tuple[DeliveryView, ...] = ()
 ) -> NotificationView:
-    """The view of one notification CloudEvent (raises pydantic's ValidationError if it is not
-    one). Subjects are masked again on the way in: a view must never carry a phone number."""
+    """The view of one notification CloudEvent (pydantic's ValidationError, a ValueError, if
+    it is not one). Free text is masked again on the way in: a view never carries a phone
+    number or an e-mail address, whatever the producer did."""
     if event.get("type") != NOTIFICATION_TYPE:
         raise ValueError(f"not a {NOTIFICATION_TYPE} event")
     data = NotificationData.model_validate(event["data"])
@@ -97,28 +97,32 @@ def notification_from_cloudevent(
     )
 
 
+def _masked(text: str | None) -> str | None:
+    return mask_emails_in(mask_phones_in(text)) if text else text
+
+
 def _group(data: NotificationData) -> GroupView:
-    if data.counts is None or data.first_seen is None or data.last_seen is None:
-        raise ValueError("a group notification needs its counts and first and last seen")
+    if data.first_seen is None or data.last_seen is None:
+        raise ValueError("a group notification needs its first and last seen")
     return GroupView(
-        fingerprint=data.fingerprint,
+        fingerprint=data.group,
         labels=data.labels,
         status=data.status,
         severity=data.severity,
-        alerts_total=data.counts.total,
-        alerts_new=data.counts.since_last,
-        recipients=data.counts.recipients,
+        alerts_total=data.total,
+        alerts_new=data.since_last,
+        recipients=data.recipients,
         first_seen=data.first_seen,
         last_seen=data.last_seen,
         resolved_at=data.resolved_at,
         examples=tuple(
             Example(
-                event_id=example.id,
+                event_id=example.event,
                 time=example.time,
                 event_type=example.type,
-                subject=mask_phones_in(example.subject) if example.subject else None,
+                subject=_masked(example.subject),
             )
-            for example in data.examples[:5]
+            for example in data.examples[:MAX_EXAMPLES]
         ),
         meaning=data.meaning,
         advice=data.advice,
@@ -131,7 +135,7 @@ def _alarm(data: NotificationData) -> AlarmView:
     if alarm is None:
         raise ValueError("an alarm notification needs its alarm")
     return AlarmView(
-        fingerprint=data.fingerprint,
+        fingerprint=data.group,
         name=alarm.name,
         channel=alarm.channel,
         status=data.status,

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.oncall.http_post import JsonPoster
+from handlers.alerting.http_post import HttpPoster
+from handlers.oncall.receivers import post_json
 from handlers.oncall.views import AlarmView, GroupView, NotificationView
 from handlers.oncall.wording import example_lines, silence_line
 
@@ -105,14 +106,14 @@ class AlertmanagerReceiver:
         self._receiver = receiver
         self._status_url = status_url
         self._headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
-        self._poster = JsonPoster(self.name, url)
+        self._poster = HttpPoster(self.name, url)
         self.timeout_seconds = self._poster.timeout_seconds
 
     def send(self, notification: NotificationView) -> None:
         payload = alertmanager_payload(
             notification, receiver=self._receiver, status_url=self._status_url
         )
-        self._poster.post(payload, self._headers)
+        post_json(self._poster, payload, self._headers)
 
     def __repr__(self) -> str:
         return "AlertmanagerReceiver(url=..., bearer_token=**********)"

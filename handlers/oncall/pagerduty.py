@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.oncall.http_post import JsonPoster
+from handlers.alerting.http_post import HttpPoster
+from handlers.oncall.receivers import post_json
 from handlers.oncall.views import AlarmView, GroupView, NotificationView, Severity
 from handlers.oncall.wording import example_lines, label_text, silence_line
 
@@ -97,14 +98,14 @@ class PagerDutyReceiver:
             raise ValueError("the PagerDuty routing key is empty")
         self._routing_key = routing_key
         self._status_url = status_url
-        self._poster = JsonPoster(self.name, url)
+        self._poster = HttpPoster(self.name, url)
         self.timeout_seconds = self._poster.timeout_seconds
 
     def send(self, notification: NotificationView) -> None:
         body = pagerduty_event(
             notification, routing_key=self._routing_key, status_url=self._status_url
         )
-        self._poster.post(body)
+        post_json(self._poster, body)
 
     def __repr__(self) -> str:
         return "PagerDutyReceiver(routing_key=**********)"

@@ -8,8 +8,11 @@ notification, so PagerDuty sees the same ``dedup_key`` and nothing is sent twice
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from handlers.alerting.http_post import HttpPoster
 from handlers.oncall.views import NotificationView
 
 
@@ -21,3 +24,9 @@ class Receiver(Protocol):
     def send(self, notification: NotificationView) -> None:
         """Send one notification, once; raise SinkError when it was not taken."""
         ...
+
+
+def post_json(http: HttpPoster, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+    """One JSON POST: compact, UTF-8, never NaN (every receiver here takes JSON)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    http.post(body.encode("utf-8"), {"Content-Type": "application/json", **(headers or {})})

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from handlers.alerting.delivery import SinkError
-from handlers.oncall.http_post import JsonPoster
+from handlers.alerting.http_post import HttpPoster
+from handlers.oncall.receivers import post_json
 from handlers.oncall.views import GroupView, NotificationView
 from handlers.oncall.wording import example_lines, facts, headline, silence_line
 
@@ -133,7 +134,7 @@ class SlackReceiver:
 
     def __init__(self, webhook_url: str, *, status_url: str, pacer: Pacer | None = None) -> None:
         self._status_url = status_url
-        self._poster = JsonPoster(self.name, webhook_url)
+        self._poster = HttpPoster(self.name, webhook_url)
         self._pacer = pacer or Pacer()
         self.timeout_seconds = self._poster.timeout_seconds
 
@@ -141,7 +142,7 @@ class SlackReceiver:
         message = slack_message(notification, status_url=self._status_url)
         with self._pacer.turn():
             try:
-                self._poster.post(message)
+                post_json(self._poster, message)
             except SinkError as error:
                 if error.retry_after is not None:
                     self._pacer.hold_for(error.retry_after)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.oncall.http_post import JsonPoster
+from handlers.alerting.http_post import HttpPoster
+from handlers.oncall.receivers import post_json
 from handlers.oncall.views import GroupView, NotificationView
 from handlers.oncall.wording import example_lines, facts, headline, silence_line
 
@@ -80,11 +81,11 @@ class TeamsReceiver:
 
     def __init__(self, workflow_url: str, *, status_url: str) -> None:
         self._status_url = status_url
-        self._poster = JsonPoster(self.name, workflow_url)
+        self._poster = HttpPoster(self.name, workflow_url)
         self.timeout_seconds = self._poster.timeout_seconds
 
     def send(self, notification: NotificationView) -> None:
-        self._poster.post(teams_message(notification, status_url=self._status_url))
+        post_json(self._poster, teams_message(notification, status_url=self._status_url))
 
     def __repr__(self) -> str:
         return "TeamsReceiver(workflow_url=**********)"
