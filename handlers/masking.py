@@ -1,7 +1,11 @@
-"""Keep phone numbers out of everything that leaves the source event: alerts, logs, summaries.
+"""Keep phone numbers and email addresses out of everything that leaves the source event: alerts,
+logs, summaries.
 
-A phone number is personal data. Operators still need to tell two numbers apart at a glance,
-so the last four digits stay: ``+15555550123`` becomes ``+*******0123``.
+Both are personal data. Operators still need to tell two apart at a glance, so a phone number
+keeps its last four digits (``+15555550123`` becomes ``+*******0123``) and an email address its
+first character and its domain, which says which mail system bounced it
+(``jane.doe@contoso.com`` becomes ``j*******@contoso.com``). Ids are left as they are: a GUID,
+an ACS user id (``8:acs:…``) or a call id is neither.
 """
 
 from __future__ import annotations
@@ -49,3 +53,30 @@ def mask_phones_in(text: str) -> str:
 
 def _mask_match(match: re.Match[str]) -> str:
     return mask_phone(match.group(0))
+
+
+# An address as mail systems write it: a local part of the usual characters, '@', and a domain of
+# dot-separated labels ending in a letter-only top-level label. Not inside a longer word.
+_EMAIL_IN_TEXT = re.compile(
+    r"(?<![\w.+-])[\w.+%'-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
+)
+
+
+def mask_email(value: str) -> str:
+    """Mask one email address: its first character and its domain stay."""
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        return "*" * len(value)
+    return local[0] + "*" * (len(local) - 1) + "@" + domain
+
+
+def mask_emails_in(text: str) -> str:
+    """Mask every email address inside free text."""
+    return _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group(0)), text)
+
+
+def mask_personal_in(text: str) -> str:
+    """Mask every email address, then every phone number, inside free text (subjects, messages,
+    reasons): the one call for any text an event carries. Addresses first, so that an address
+    made of digits (``15555550123@example.com``) is masked as an address."""
+    return mask_phones_in(mask_emails_in(text))
