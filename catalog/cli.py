@@ -40,8 +40,8 @@ Usage::
     url, read, cell, advice_note).
 
 Exit status: 0 answered; 1 unknown code or status (the reason on standard error; with ``--json``,
-also the JSON above with ``"known": false`` and a ``"reason"`` on standard output); 2 usage (a code
-that is not a decimal number, an unknown table or action); 3 the catalog's files do not load.
+also the JSON above with ``"known": false`` and a ``"reason"`` on standard output); 2 usage (a
+code that is not a decimal number, an unknown table or action); 3 the catalog's files do not load.
 """
 
 from __future__ import annotations

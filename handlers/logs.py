@@ -23,7 +23,10 @@ def log_event(
     if logger.isEnabledFor(level):
         structured = {"event": name, **fields}
         logger.log(
-            level, json_line(structured), exc_info=exc_info, extra={"structured": structured}
+            level,
+            json_line(structured),
+            exc_info=exc_info,
+            extra={"structured": structured},
         )
 
 

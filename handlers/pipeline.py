@@ -51,6 +51,10 @@ CLAIM_LEASE = timedelta(seconds=60)
 DELIVERY_DEADLINE_SECONDS = 20.0
 
 
+# The verdicts a 200's summary lists event by event; the others are only counted.
+NEEDS_ATTENTION: frozenset[str] = frozenset({"alert", "invalid", "duplicate", "in-progress"})
+
+
 class Triaged(Protocol):
     """What the pipeline concluded about one event: a :class:`Triage` (the careful path) or the
     fast path's record of an ordinary event (``handlers.fast``)."""
@@ -81,17 +85,7 @@ class Triage:
 
     def record(self) -> EventRecord:
         """What the 200 answer and ``replay`` say about this event."""
-        outcome = self.outcome
-        return EventRecord.of(
-            outcome.event_id,
-            outcome.event_type,
-            verdict=self.verdict,
-            code=outcome.code,
-            subcode=outcome.subcode,
-            reason=outcome.reason,
-            match=self.match,
-            alert=self.alert,
-        )
+        return EventRecord.of(self.outcome, self.verdict, self.match, self.alert)
 
 
 Decide = Callable[[Outcome, Envelope], Triage]
@@ -128,6 +122,7 @@ class CarefulEvent:
         return decide(self.reader.read(self.envelope), self.envelope)
 
 
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A handled delivery; its tallies are taken once, for the log line and the answer alike."""
@@ -151,12 +146,17 @@ class Delivery:
         )
 
     def summary(self) -> dict[str, Any]:
+        """The 200's answer: the tallies, and the records of the events that need attention
+        (alerted, unreadable, duplicate, held by another attempt); ``replay --json`` keeps
+        every record."""
         return {
             "received": len(self.triages),
             "outcomes": dict(self.counts),
             "categories": dict(self.categories),
             "alerts": len(self.alerts),
-            "events": [t.record().to_summary() for t in self.triages],
+            "events": [
+                t.record().to_summary() for t in self.triages if t.verdict in NEEDS_ATTENTION
+            ],
         }
 
 

@@ -12,10 +12,15 @@ from typing import Any, Literal
 
 from catalog.models import Match
 from handlers.alerting.alert import Alert
+from handlers.events.outcome import Outcome
 from handlers.masking import mask_phones_in
 
-# "in-progress": another attempt holds the event's claim right now (handlers/pipeline.py).
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
+
+
+def masked(text: str | None) -> str | None:
+    """Text from the event as a record may show it (ids are shown verbatim)."""
+    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +42,21 @@ class EventRecord:
 
     @classmethod
     def of(
-        cls,
-        event_id: str | None,
-        event_type: str | None,
-        *,
-        verdict: Verdict,
-        code: int | None,
-        subcode: int | None,
-        reason: str | None,
-        match: Match | None,
-        alert: Alert | None,
+        cls, outcome: Outcome, verdict: Verdict, match: Match | None, alert: Alert | None
     ) -> EventRecord:
-        """The record of one event, whichever path read it (careful or fast)."""
         return cls(
-            id=event_id,
-            type=_masked(event_type),
+            id=outcome.event_id,
+            type=masked(outcome.event_type),
             outcome=verdict,
-            code=code,
-            subcode=subcode,
+            code=outcome.code,
+            subcode=outcome.subcode,
             category=match.category.value if match and match.category else None,
             match=match.rule if match else None,
             source=match.entry.source if match and match.entry else None,
             message=match.message if match else None,
             advice=match.advice if match else None,
             # An unreadable event's reason quotes it.
-            reason=_masked(reason),
+            reason=masked(outcome.reason),
             alert=alert,
         )
 
@@ -87,11 +82,6 @@ class EventRecord:
         if self.alert is not None:
             line["alert_id"] = self.alert.id
         return line
-
-
-def _masked(text: str | None) -> str | None:
-    """Text from the event as a record may show it (ids are shown verbatim)."""
-    return mask_phones_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLES
-from tests.events import call_result
+from tests.events import call_result, sms_report
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY_FAILED = SAMPLES / "Microsoft.Communication.PlayFailed-javasdk-test.json"
@@ -151,6 +151,42 @@ def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
     assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
 
 
+def test_replay_json_keeps_the_records_a_summary_leaves_out(tmp_path: Path) -> None:
+    """A 200's summary lists only the events that need attention; replay lists every one."""
+    body = tmp_path / "batch.json"
+    body.write_text(
+        json.dumps(
+            [
+                sms_report("ok-1"),
+                sms_report("alert-1", status="Failed", details="5000: failed"),
+                sms_report("ok-2", details="No error."),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("replay", str(body), "--json", ALERT_FILE=str(tmp_path / "a.jsonl"))
+    records = json.loads(result.stdout)
+    assert [(r["id"], r["outcome"], r["code"]) for r in records] == [
+        ("ok-1", "ok", 2000),
+        ("alert-1", "alert", 5000),
+        ("ok-2", "ok", 2000),
+    ]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--quiet", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "--port" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_names_its_destinations_and_prints_a_line_per_delivery(
     served: tuple[str, subprocess.Popen[str], list[str]],
 ) -> None:
@@ -206,17 +242,3 @@ def test_help_shows_the_defaults() -> None:
     result = run_cli("serve", "--help")
     assert result.returncode == 0
     assert "(default: 7071)" in result.stdout and "(default: 127.0.0.1)" in result.stdout
-
-
-def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen(1)
-        port = holder.getsockname()[1]
-        result = run_cli("serve", "--port", str(port), "--quiet", cwd=tmp_path)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
-    assert "--port" in lines[0]
-    assert "Traceback" not in result.stderr

@@ -17,11 +17,11 @@ WHSEC = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 def test_destinations_name_each_sink_without_a_url_path_or_query() -> None:
     settings = load_settings(
+        callback_jwt_required=False,
         alert_file=Path("alerts.jsonl"),
         alert_webhook_url="https://hooks.example.com:8443/services/T0/secret-token?sig=abc",
         alert_webhook_secret=WHSEC,
         alert_topic_endpoint="https://alerts.westeurope-1.eventgrid.azure.net/api/events",
-        callback_jwt_required=False,
     )
     assert destinations(settings) == [
         "file alerts.jsonl",

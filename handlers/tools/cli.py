@@ -292,10 +292,7 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         failed = failed or file_failed
     if as_json:
         json.dump(
-            [record.to_json() for record in records],
-            out,
-            ensure_ascii=False,
-            indent=2,
+            [record.to_json() for record in records], out, ensure_ascii=False, indent=2,
             allow_nan=False,
         )
         out.write("\n")
