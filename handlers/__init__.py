@@ -7,6 +7,7 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     events/    the router and one handler per event family: envelope → outcome (code, subcode)
     (catalog)  the top-level ``catalog`` package: (code, subcode) → meaning, category, advice
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
+    oncall/    where on-call people are: PagerDuty, Teams, Slack, Alertmanager; the status page
     state/     what must be remembered across deliveries and instances (dedupe)
     pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
     fast/      the fast path: one typed decode per body, a memoised verdict per ordinary event,

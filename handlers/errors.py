@@ -52,6 +52,10 @@ class InvalidCodeQuery(TriageError, ValueError):
     """A ``/api/codes`` query the catalog cannot read."""
 
 
+class InvalidSilence(TriageError, ValueError):
+    """A silence that cannot be made or expired as asked (bad matcher, duration, unknown id)."""
+
+
 class UnknownCode(TriageError, LookupError):
     """A code the catalog cannot explain."""
 

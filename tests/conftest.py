@@ -15,6 +15,7 @@ import requests
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
 from handlers.logs import structured_fields
+from handlers.oncall.status import StatusSource
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
 from handlers.state.memory import MemoryDedupeStore
@@ -57,6 +58,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         *,
         sinks: list[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        status_source: StatusSource | None = None,
         **settings: Any,
     ) -> Runtime:
         settings.setdefault("callback_jwt_required", False)
@@ -64,6 +66,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
             load_settings(**settings),
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
             dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
+            status_source=status_source,
         )
         reset_runtime(runtime)
         return runtime

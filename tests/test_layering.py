@@ -36,6 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
     "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
+    "oncall": frozenset({"handlers.alerting", "handlers.settings"}),
     "pipeline": frozenset(
         {
             "handlers.inbound",
@@ -66,6 +67,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.records",
             "handlers.pipeline",
             "handlers.fast",
+            "handlers.oncall",
             "catalog",
         }
     ),
@@ -79,6 +81,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.records",
             "handlers.pipeline",
             "handlers.runtime",
+            "handlers.oncall",
             "catalog",
         }
     ),

@@ -1,5 +1,6 @@
 """Phone numbers never leave the app unmasked, whatever their shape and whichever field of an
-event carries them; ids, dates and GUIDs are left alone."""
+event carries them; ids, dates and GUIDs are left alone. E-mail addresses in free text shown to
+people (a silence's author and comment) keep only their first letter and domain."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from handlers.alerting.file_sink import FileSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.http.messages import Headers, Request
 from handlers.http.routes import eventgrid
-from handlers.masking import mask_phone, mask_phones_in
+from handlers.masking import mask_emails_in, mask_phone, mask_phones_in
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory
 from tests.events import call_result, sms_report
@@ -213,3 +214,18 @@ def test_a_problem_detail_that_quotes_the_body_is_masked(
     assert answer.status_code == 400
     assert "out of range" in answer.json()["detail"]
     assert "5550214301" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("jane.doe@contoso.com", "j***@contoso.com"),
+        ("ask jane.doe@contoso.com or bob+oncall@ops.example.org", "ask j***@contoso.com or "
+         "b***@ops.example.org"),
+        ("no address here, just @mentions and a.b", "no address here, just @mentions and a.b"),
+    ],
+)
+def test_email_addresses_inside_text_keep_their_first_letter_and_domain(
+    text: str, masked: str
+) -> None:
+    assert mask_emails_in(text) == masked
