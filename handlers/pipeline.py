@@ -55,16 +55,21 @@ def event_record(
     event_id: str | None,
     event_type: str | None,
     *,
+    family: str | None,
     verdict: Verdict,
     code: int | None,
     subcode: int | None,
     reason: str | None,
     match: Match | None,
 ) -> dict[str, Any]:
-    """One event's record in ``replay --json`` and in the summary, whichever path read it."""
+    """One event's record in ``replay --json`` and in the summary, whichever path read it.
+
+    ``family`` is the event family that read it (None for a type no family reads); ``retry`` is
+    the catalog's verdict on sending again, where the catalog explained the event."""
     return {
         "id": event_id,
         "type": event_type,
+        "family": family,
         "outcome": verdict,
         "code": code,
         "subcode": subcode,
@@ -73,6 +78,7 @@ def event_record(
         "source": match.entry.source if match and match.entry else None,
         "message": match.message if match else None,
         "advice": match.advice if match else None,
+        "retry": match.retry.verdict if match and match.rule != "none" else None,
         "reason": reason,
     }
 
@@ -111,6 +117,7 @@ class Triage:
         record = event_record(
             outcome.event_id,
             outcome.event_type,
+            family=outcome.family,
             verdict=self.verdict,
             code=outcome.code,
             subcode=outcome.subcode,
@@ -294,8 +301,15 @@ class Pipeline:
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
-        if outcome.status == "ok" and outcome.domain is not None and outcome.code is not None:
-            match = self.catalog.lookup(outcome.domain, outcome.code, outcome.subcode)
+        explainable = outcome.code is not None or outcome.report_status is not None
+        if outcome.status == "ok" and outcome.domain is not None and explainable:
+            match = self.catalog.lookup(
+                outcome.domain,
+                outcome.code,
+                outcome.subcode,
+                action=outcome.action,
+                status=outcome.report_status,
+            )
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)

@@ -290,4 +290,5 @@ def test_a_call_result_mid_batch_is_enriched_in_the_summary(
     ]
     events = local_host.post("eventgrid", body).json()["events"]
     assert events[1]["category"] == "ExpectedError"
-    assert events[1]["match"] == "generic-subcode"
+    assert events[1]["match"] == "action-exact"
+    assert (events[1]["family"], events[1]["source"]) == ("call-automation", "action-play")

@@ -13,9 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.events.outcome import CodeOrigin, Outcome, outcome_for, read_data
+from handlers.events.outcome import CodeOrigin, Family, Outcome, masked, outcome_for, read_data
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phones_in
 
 
 class EndReason(BaseModel):
@@ -57,7 +56,8 @@ def handle_call_event(envelope: Envelope) -> Outcome:
         code=reason.code if reason else None,
         subcode=reason.sub_code if reason else None,
         code_origin=CodeOrigin.REASON if reason and reason.code is not None else None,
-        message=mask_phones_in(reason.phrase) if reason and reason.phrase else None,
+        family=Family.CALL_END,
+        message=masked(reason.phrase) if reason else None,
         context=_context(data),
     )
 

@@ -25,24 +25,22 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from catalog.models import Domain
 from handlers.events.outcome import (
     CodeOrigin,
+    Family,
     Outcome,
     invalid,
     lower_keys,
+    masked,
     outcome_for,
     validation_reason,
 )
+from handlers.events.outcome import spellings as _spellings
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phone, mask_phones_in
+from handlers.masking import mask_phone
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")
 _ANY_CODE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SUCCESS_STATUSES = frozenset({"delivered", "success"})
-
-
-def _spellings(camel: str) -> AliasChoices:
-    """The spellings published payloads use (camelCase, PascalCase) and the lower-cased one."""
-    return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
 
 
 class DeliveryAttempt(BaseModel):
@@ -150,7 +148,8 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         code=code,
         code_origin=origin,
         failed=status_failed or failed_segments > 0,
-        message=mask_phones_in(details) if details else None,
+        family=Family.SMS_DELIVERY,
+        message=masked(details),
         context=_context(report, failed_segments),
     )
 

@@ -21,8 +21,9 @@ import msgspec
 
 from catalog.models import Match
 from handlers.errors import MalformedDelivery
+from handlers.events.outcome import Family as EventFamily
 from handlers.events.outcome import Outcome
-from handlers.events.router import EventReader
+from handlers.events.router import CALL_AUTOMATION_EVENTS, EventReader
 from handlers.fast import decode
 from handlers.inbound.envelope import (
     MAX_EVENTS_PER_DELIVERY,
@@ -77,28 +78,25 @@ def _call_event_key(_type: str, data: decode.CallEventData) -> Hashable:
     return ("call-end", reason and reason.code, reason and reason.subCode)
 
 
-SMS = Family("sms", decode.SMS, _sms_key)
-CALL_AUTOMATION = Family("call-automation", decode.CALL_AUTOMATION, _call_automation_key)
-CALL_EVENT = Family("call-end", decode.CALL_EVENT, _call_event_key)
+# Named as the router names the families (the summary record says which family read an event).
+SMS = Family(EventFamily.SMS_DELIVERY, decode.SMS, _sms_key)
+CALL_AUTOMATION = Family(EventFamily.CALL_AUTOMATION, decode.CALL_AUTOMATION, _call_automation_key)
+CALL_EVENT = Family(EventFamily.CALL_END, decode.CALL_EVENT, _call_event_key)
 # Exact spellings only: the router matches types without regard to case, so another spelling is
-# read by the careful path, which is right whatever the case.
+# read by the careful path, which is right whatever the case. Every type of the families the
+# typed records cover, as the router's table names them; the other families (email, WhatsApp,
+# Job Router) are read by the careful path.
 FAMILIES: dict[str, Family] = {
     f"{ACS}SMSDeliveryReportReceived": SMS,
     f"{ACS}CallEnded": CALL_EVENT,
     f"{ACS}CallParticipantRemoved": CALL_EVENT,
-    f"{ACS}CallDisconnected": CALL_AUTOMATION,
+    **{f"{ACS}{name}": CALL_AUTOMATION for name in CALL_AUTOMATION_EVENTS},
 }
-
-
-RESULT_SUFFIXES = ("Failed", "Completed")
 
 
 def family_of(event_type: str) -> Family | None:
     """The family whose typed record reads this type (None: the careful path reads it)."""
-    family = FAMILIES.get(event_type)
-    if family is None and event_type.startswith(ACS) and event_type.endswith(RESULT_SUFFIXES):
-        return CALL_AUTOMATION  # as the router: every *Failed / *Completed carries a result
-    return family
+    return FAMILIES.get(event_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +205,7 @@ class OrdinaryTriage:
         record = event_record(
             self.event.event_id,
             self.event.event_type,
+            family=self.event.family.name,
             verdict=self.verdict,
             code=self.code,
             subcode=self.subcode,
