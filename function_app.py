@@ -2,7 +2,7 @@
 
 Event Grid and Call Automation both deliver over HTTP triggers (not the built-in Event Grid
 trigger) so that the app chooses its status codes, handles a batch in one invocation, and
-serves Call Automation callbacks too (delivery.md).
+serves Call Automation callbacks too (docs/delivery-protocol.md).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import azure.functions as func
 from handlers.http import routes as webhook
 from handlers.http.codes import handle_codes
 from handlers.http.messages import Headers, Request, Response
+from handlers.http.status import status_page
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 webhook.prepare()
@@ -55,6 +56,13 @@ def callbacks(req: func.HttpRequest) -> func.HttpResponse:
 def codes(req: func.HttpRequest) -> func.HttpResponse:
     """What an error code means and what to do about it."""
     return to_http_response(handle_codes(to_request(req)))
+
+
+@app.function_name("status")
+@app.route(route="status", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+def status(req: func.HttpRequest) -> func.HttpResponse:
+    """The status page: what is firing, alarms, silences (and the form to add one)."""
+    return to_http_response(status_page(to_request(req)))
 
 
 @app.function_name("health")

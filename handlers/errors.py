@@ -7,6 +7,8 @@ caller, so it never carries a secret, a token, a phone number or an e-mail addre
 
 from __future__ import annotations
 
+from handlers.masking import mask_personal_in
+
 
 class TriageError(Exception):
     """A request acs-triage refuses, or cannot serve right now.
@@ -15,6 +17,9 @@ class TriageError(Exception):
     """
 
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        # Some details quote the input (a number out of range): masked here, once for every
+        # reader (the problem answer, the log line, the CLI).
+        detail = mask_personal_in(detail)
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after
@@ -45,6 +50,10 @@ class TokenRejected(TriageError):
 
 class InvalidCodeQuery(TriageError, ValueError):
     """A ``/api/codes`` query the catalog cannot read."""
+
+
+class InvalidSilence(TriageError, ValueError):
+    """A silence that cannot be made or expired as asked (bad matcher, duration, unknown id)."""
 
 
 class UnknownCode(TriageError, LookupError):

@@ -1,26 +1,53 @@
-"""Keep phone numbers and email addresses out of everything that leaves the source event: alerts,
-logs, summaries.
+"""Keep phone numbers and e-mail addresses out of everything that leaves the app: alerts,
+summaries, logs, problems.
 
-Both are personal data. Operators still need to tell two apart at a glance, so a phone number
-keeps its last four digits (``+15555550123`` becomes ``+*******0123``) and an email address its
-first character and its domain, which says which mail system bounced it
-(``jane.doe@contoso.com`` becomes ``j*******@contoso.com``). Ids are left as they are: a GUID,
-an ACS user id (``8:acs:…``) or a call id is neither.
+A phone number is personal data. Operators still need to tell two numbers apart at a glance,
+so the last four digits stay: ``+15555550123`` becomes ``+*******0123``, and a formatted
+``(555) 049-4321`` becomes ``(***) ***-4321``.
+
+Numbers inside free text are found by ``phonenumbers`` (Google's libphonenumber), which knows
+the shapes people and systems write: international (``+44 20 7123 4567``), North American
+national (``(555) 049-4321``, ``555.061.4321``), glued to a word (``to15550254321``,
+``msisdn_15550254321``), with an extension; and which leaves dates and times alone. It is
+asked for *possible* numbers, not *valid* ones, because test and fictitious ranges (555) are
+numbers too. What it cannot place without a country — a bare run of 7 to 15 digits such as
+the ``442071234567`` of an SMS subject, E.164 without its ``+`` — is masked as well.
+
+Masking runs only on what leaves, and only on text with at least seven digits: most text has
+fewer and never reaches the library, whose import (about 100 ms) waits for the first text that
+needs it. Ids are not free text: callers keep them verbatim (correlation keys).
+
+An e-mail address keeps its first character and its domain, which says which mail system bounced
+it (``jane.doe@contoso.com`` becomes ``j*******@contoso.com``).
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 KEEP_DIGITS = 4
+MIN_PHONE_DIGITS = 7
+# Without a country code, numbers are read as North American, the shapes ACS text carries.
+DEFAULT_REGION = "US"
 
-# A run of 7 to 15 digits (E.164 allows 15), optionally after '+', not part of a longer token
-# such as a GUID or an id like 'Outgoing_2020091800...'.
-_PHONE_IN_TEXT = re.compile(r"(?<![\w+-])\+?\d{7,15}(?![\w-])")
+# Seven digits anywhere, whatever lies between them (\d is any Unicode digit, as in the library).
+_ENOUGH_DIGITS = re.compile(rf"\d(?:\D*\d){{{MIN_PHONE_DIGITS - 1}}}")
+# A GUID is an id, never a phone number, though its last group may hold ten digits in a row
+# ('…-9e2641433687'): subjects such as 'calling/callConnections/<guid>' keep their ids whole.
+_GUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+# A bare run of 7 to 15 digits (E.164 allows 15) not part of a longer run; an 18-digit id is not
+# a phone number, a word before it (``to``, ``msisdn_``) does not hide one, and the fraction of a
+# decimal number is not one either (Event Grid times carry seven: ``10:00:00.2855749Z``).
+_DIGIT_RUN = re.compile(r"(?<![\d+])(?<!\d\.)\+?\d{7,15}(?!\d)")
 
 
 def mask_phone(value: str) -> str:
-    """Mask one phone number, keeping a leading '+' and the last four digits."""
+    """Mask one phone number, keeping a leading '+', separators and the last four digits."""
     plus = value[:1] == "+"
     digits = value[1:] if plus else value
     if digits.isdigit():  # an E.164 number, nearly always: no per-character loop
@@ -46,13 +73,65 @@ def _mask_formatted(value: str) -> str:
     return head + value[keep_from:]
 
 
+def may_hold_phone_number(text: str) -> bool:
+    """The cheap pre-check: text with fewer than seven digits holds no phone number."""
+    return _ENOUGH_DIGITS.search(text) is not None
+
+
 def mask_phones_in(text: str) -> str:
-    """Mask every phone-number-like run inside free text (subjects, messages)."""
-    return _PHONE_IN_TEXT.sub(_mask_match, text)
+    """Mask every phone number inside free text (subjects, messages, phrases, tags); GUIDs in
+    it stay whole."""
+    if not may_hold_phone_number(text):
+        return text
+    pieces = []
+    last = 0
+    for guid in _GUID.finditer(text):
+        pieces.append(_mask_numbers(text[last : guid.start()]))
+        pieces.append(guid.group(0))
+        last = guid.end()
+    pieces.append(_mask_numbers(text[last:]))
+    return "".join(pieces)
+
+
+def _mask_numbers(text: str) -> str:
+    if not may_hold_phone_number(text):
+        return text
+    masked = _replace_spans(text, _library_spans()(text))
+    return _DIGIT_RUN.sub(_mask_match, masked)
+
+
+def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    parts = []
+    last = 0
+    for start, end in spans:
+        if _is_fraction(text, start):  # the library takes seven decimals for a local number
+            continue
+        parts.append(text[last:start])
+        parts.append(mask_phone(text[start:end]))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _is_fraction(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` follow a decimal point (``10:00:00.2855749``)."""
+    return start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()
 
 
 def _mask_match(match: re.Match[str]) -> str:
     return mask_phone(match.group(0))
+
+
+@cache
+def _library_spans() -> Callable[[str], Iterable[tuple[int, int]]]:
+    """The library's finder, imported on first use: most processes never need it."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    def spans(text: str) -> Iterable[tuple[int, int]]:
+        for found in PhoneNumberMatcher(text, DEFAULT_REGION, leniency=Leniency.POSSIBLE):
+            yield found.start, found.end
+
+    return spans
 
 
 # An address as mail systems write it: a local part of the usual characters, '@', and a domain of

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pydantic import SecretStr
+
 from catalog import get_catalog
 from catalog.models import Domain
 from handlers.alerting.delivery import AlertSink
@@ -21,6 +23,12 @@ from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.oncall.alertmanager import AlertmanagerReceiver
+from handlers.oncall.pagerduty import PagerDutyReceiver
+from handlers.oncall.receivers import Receiver
+from handlers.oncall.slack import Pacer, SlackReceiver
+from handlers.oncall.status import StatusSource
+from handlers.oncall.teams import TeamsReceiver
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
 from handlers.state.memory import MemoryDedupeStore
@@ -34,6 +42,10 @@ class Runtime:
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
     fast: FastReader | None = None  # None: every body is read by the careful path
+    # Where notifications go besides the alert sinks; served by the notification flusher.
+    receivers: tuple[Receiver, ...] = ()
+    # What the status page shows and where its silences go: the notification state.
+    status_source: StatusSource | None = None
 
     @classmethod
     def build(
@@ -43,6 +55,7 @@ class Runtime:
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
         fast_path: bool = True,
+        status_source: StatusSource | None = None,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -64,6 +77,8 @@ class Runtime:
             pipeline,
             CallbackAuthenticator.from_settings(settings),
             FastReader(pipeline.reader) if fast_path else None,
+            tuple(build_receivers(settings)),
+            status_source,
         )
 
 
@@ -110,6 +125,45 @@ def build_sinks(settings: Settings) -> list[AlertSink]:
             )
         )
     return sinks
+
+
+# --- on-call receivers ----------------------------------------------------------------
+
+
+def build_receivers(settings: Settings) -> list[Receiver]:
+    """Every on-call receiver the settings configure. Each secret is read here and handed to
+    its receiver only: settings and receivers print as ``**********``."""
+    status_url = settings.status_page_url
+    receivers: list[Receiver] = []
+    if settings.pagerduty_routing_key is not None:
+        receivers.append(
+            PagerDutyReceiver(
+                settings.pagerduty_routing_key.get_secret_value(),
+                status_url=status_url,
+                url=settings.pagerduty_events_url,
+            )
+        )
+    teams_url = _secret(settings.teams_workflow_url)
+    if teams_url:
+        receivers.append(TeamsReceiver(teams_url, status_url=status_url))
+    slack_url = _secret(settings.slack_webhook_url)
+    if slack_url:
+        pacer = Pacer(settings.slack_min_interval_seconds)
+        receivers.append(SlackReceiver(slack_url, status_url=status_url, pacer=pacer))
+    if settings.alertmanager_webhook_url:
+        receivers.append(
+            AlertmanagerReceiver(
+                settings.alertmanager_webhook_url,
+                receiver=settings.alertmanager_receiver,
+                status_url=status_url,
+                bearer_token=_secret(settings.alertmanager_webhook_token) or None,
+            )
+        )
+    return receivers
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 # --- state -----------------------------------------------------------------------------

@@ -178,6 +178,26 @@ class Settings(BaseModel):
     sink_max_attempts: int = Field(default=4, ge=1, le=10)
     sink_retry_budget_seconds: float = Field(default=20.0, gt=0, le=25.0)
 
+    # --- on-call receivers and the status page -----------------------------------------
+    status_page_url: str = Field(
+        default="http://127.0.0.1:7071/api/status",
+        description="The status page's public address, linked from every notification.",
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="Events API v2 integration key of a PagerDuty service."
+    )
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    teams_workflow_url: SecretStr | None = Field(
+        default=None, description="Teams Workflows webhook URL (it carries its signature)."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL (it carries its token)."
+    )
+    slack_min_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    alertmanager_webhook_url: str = ""
+    alertmanager_webhook_token: SecretStr | None = None
+    alertmanager_receiver: str = "acs-triage"
+
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
     dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -223,7 +243,11 @@ class Settings(BaseModel):
         return value
 
     @field_validator(
-        "alert_topic_endpoint", "alert_webhook_url", "dedupe_table_service_uri", mode="after"
+        "alert_topic_endpoint",
+        "alert_webhook_url",
+        "alertmanager_webhook_url",
+        "dedupe_table_service_uri",
+        mode="after",
     )
     @classmethod
     def _optional_url_is_secure(cls, value: str) -> str:
@@ -234,6 +258,24 @@ class Settings(BaseModel):
     def _jwks_url_is_secure(cls, value: str) -> str:
         # Keys fetched over plain HTTP could be swapped on the way.
         return check_secure_url(value.strip())
+
+    @field_validator("status_page_url", "pagerduty_events_url", mode="after")
+    @classmethod
+    def _url_is_secure(cls, value: str) -> str:
+        return check_secure_url(value.strip())
+
+    @field_validator("teams_workflow_url", "slack_webhook_url", mode="after")
+    @classmethod
+    def _secret_url_is_secure(cls, value: SecretStr | None) -> SecretStr | None:
+        # These URLs carry their own token: checked like any URL, never quoted in the error.
+        url = value.get_secret_value().strip() if value is not None else ""
+        return SecretStr(check_secure_url(url)) if url else None
+
+    @field_validator("pagerduty_routing_key", "alertmanager_webhook_token", mode="after")
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        return SecretStr(secret) if secret else None
 
     @field_validator("callback_audience", "callback_issuer", mode="after")
     @classmethod

@@ -100,6 +100,25 @@ param alertWebhookSecret string = ''
 @description('Key Vault secret URI holding the webhook secret; the app reads it through a Key Vault reference with its identity (grant that identity Key Vault Secrets User on the vault).')
 param alertWebhookSecretUri string = ''
 
+@description('Events API v2 integration key of a PagerDuty service that receives notifications. Empty: none.')
+@secure()
+param pagerDutyRoutingKey string = ''
+
+@description('Teams Workflows webhook URL ("When a Teams webhook request is received"); it carries its own signature. Empty: none.')
+@secure()
+param teamsWorkflowUrl string = ''
+
+@description('Slack incoming webhook URL; it carries its token. Empty: none.')
+@secure()
+param slackWebhookUrl string = ''
+
+@description('Alertmanager-compatible receiver of webhook payloads version 4. Empty: none.')
+param alertmanagerWebhookUrl string = ''
+
+@description('Bearer token sent to that receiver. Empty: none.')
+@secure()
+param alertmanagerWebhookToken string = ''
+
 @description('Hours a handled event id is remembered so that a redelivery does not alert twice.')
 @minValue(1)
 @maxValue(720)
@@ -227,6 +246,17 @@ var appSettings = {
   ALERT_WEBHOOK_SECRET: empty(alertWebhookSecretUri) ? alertWebhookSecret : '@Microsoft.KeyVault(SecretUri=${alertWebhookSecretUri})'
   SINK_MAX_ATTEMPTS: '4'
   SINK_RETRY_BUDGET_SECONDS: '20'
+  // on-call receivers (each off while its URL or key is empty) and the page they link to; the
+  // page needs the function key (?code=) like every route but /api/health.
+  STATUS_PAGE_URL: 'https://${functionAppName}.azurewebsites.net/api/status'
+  PAGERDUTY_ROUTING_KEY: pagerDutyRoutingKey
+  PAGERDUTY_EVENTS_URL: 'https://events.pagerduty.com/v2/enqueue'
+  TEAMS_WORKFLOW_URL: teamsWorkflowUrl
+  SLACK_WEBHOOK_URL: slackWebhookUrl
+  SLACK_MIN_INTERVAL_SECONDS: '1'
+  ALERTMANAGER_WEBHOOK_URL: alertmanagerWebhookUrl
+  ALERTMANAGER_WEBHOOK_TOKEN: alertmanagerWebhookToken
+  ALERTMANAGER_RECEIVER: 'acs-triage'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint

@@ -14,7 +14,8 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,7 @@ class CapturedRequest:
     headers: dict[str, str]
     body: bytes
     status: int  # what the server answered
+    at: float = 0.0  # time.monotonic() when it was answered
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name."""
@@ -50,8 +52,16 @@ class CapturedRequest:
 class CaptureServer:
     """Records requests; answers each with the next scripted :class:`Reply`, else ``default``."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        default: Reply | None = None,
+        *,
+        judge: Callable[[CapturedRequest], Reply | None] | None = None,
+    ) -> None:
         self.default = default or Reply(200)
+        # A receiver's own checks (key, signature, payload shape): its Reply, if it refuses,
+        # comes before the script's.
+        self.judge = judge
         self._script: deque[Reply] = deque()
         self._requests: list[CapturedRequest] = []
         self._lock = threading.Lock()
@@ -123,16 +133,16 @@ class CaptureServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                reply = server._next_reply()
-                server._record(
-                    CapturedRequest(
-                        method=self.command,
-                        path=self.path,
-                        headers=dict(self.headers.items()),
-                        body=body,
-                        status=reply.status,
-                    )
+                request = CapturedRequest(
+                    method=self.command,
+                    path=self.path,
+                    headers=dict(self.headers.items()),
+                    body=body,
+                    status=0,
                 )
+                refusal = server.judge(request) if server.judge else None
+                reply = refusal or server._next_reply()
+                server._record(replace(request, status=reply.status, at=time.monotonic()))
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:

@@ -14,6 +14,8 @@ import requests
 
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
+from handlers.logs import structured_fields
+from handlers.oncall.status import StatusSource
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
 from handlers.state.memory import MemoryDedupeStore
@@ -56,6 +58,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         *,
         sinks: list[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        status_source: StatusSource | None = None,
         **settings: Any,
     ) -> Runtime:
         settings.setdefault("callback_jwt_required", False)
@@ -63,6 +66,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
             load_settings(**settings),
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
             dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
+            status_source=status_source,
         )
         reset_runtime(runtime)
         return runtime
@@ -106,6 +110,11 @@ def local_host() -> Iterator[LocalHost]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The app's structured log lines captured so far, as the dicts ``log_event`` was given."""
+    return [fields for record in caplog.records if (fields := structured_fields(record))]
 
 
 def load_sample(name: str) -> Any:

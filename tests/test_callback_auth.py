@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -11,12 +12,15 @@ from typing import Any
 
 import pytest
 
+from handlers.deadlines import delivery_deadline
 from handlers.errors import KeyIdNotYetKnown, SigningKeysUnavailable
 from handlers.errors import TokenRejected as Unauthorized
-from handlers.http.messages import PROBLEM_JSON
+from handlers.http.messages import PROBLEM_JSON, Headers, Request
 from handlers.http.problems import problem_answer
+from handlers.http.routes import callbacks
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.settings import load_settings
+from tests.conftest import RuntimeFactory
 from tests.jwks import (
     TEST_AUDIENCE,
     TEST_ISSUER,
@@ -251,20 +255,33 @@ def test_a_key_published_after_the_last_fetch_is_503_until_it_may_be_fetched(
     assert jwks_server.fetch_count == 1
 
 
+class ManualClock:
+    """The monotonic clock of the key holder, moved by the test: no test waits on real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_made_up_key_id_does_not_turn_the_next_rotation_into_401s(
     jwks_server: JwksServer, signing_key: RsaKeyPair
 ) -> None:
-    cooldown = 0.3
-    authenticator = build_authenticator(jwks_server.url, refetch_cooldown_seconds=cooldown)
+    clock = ManualClock()
+    authenticator = build_authenticator(
+        jwks_server.url, refetch_cooldown_seconds=30, clock=clock
+    )
     authenticator.verify(bearer(mint_token(signing_key)))
-    time.sleep(cooldown * 2)  # a fetch is allowed again; the attacker spends it
+    clock.now += 31  # a fetch is allowed again; the attacker spends it
     with pytest.raises(Unauthorized):
         authenticator.verify(bearer(mint_token(signing_key, kid="attacker-kid")))
     new_key = make_rsa_key("acs-rotated-key")
     jwks_server.publish(signing_key, new_key)
+    clock.now += 10
 
-    _assert_come_back_later(authenticator, mint_token(new_key), most=1)
-    time.sleep(cooldown * 2)  # the sender comes back after Retry-After
+    _assert_come_back_later(authenticator, mint_token(new_key), most=20)
+    clock.now += 20  # the sender comes back after Retry-After
     assert authenticator.verify(bearer(mint_token(new_key)))["aud"] == TEST_AUDIENCE
     assert jwks_server.fetch_count == 3
 
@@ -305,6 +322,33 @@ def test_a_jwks_that_drips_a_byte_a_second_is_cut_off_at_the_deadline(
         authenticator = build_authenticator(server.url, fetch_deadline_seconds=DEADLINE_SECONDS)
         _assert_keys_unavailable(authenticator, signing_key)
         assert server.complete == 0
+
+
+def test_the_key_fetch_ends_with_the_deliverys_own_deadline(signing_key: RsaKeyPair) -> None:
+    with RawJwksServer.answering(_jwks_body(signing_key), drip="body", interval=1.0) as server:
+        authenticator = build_authenticator(server.url, fetch_deadline_seconds=600)
+        with delivery_deadline(DEADLINE_SECONDS):
+            _assert_keys_unavailable(authenticator, signing_key)
+        assert server.complete == 0
+
+
+def test_a_callback_is_answered_within_its_delivery_budget_whatever_the_jwks_does(
+    make_runtime: RuntimeFactory, signing_key: RsaKeyPair
+) -> None:
+    with RawJwksServer.answering(_jwks_body(signing_key), drip="head", interval=1.0) as server:
+        # A key fetch with no limit of its own: only the route's one budget can end it.
+        runtime = dataclasses.replace(
+            make_runtime(),
+            authenticator=build_authenticator(server.url, fetch_deadline_seconds=3600),
+        )
+        runtime.pipeline.deadline_seconds = DEADLINE_SECONDS
+        answer = callbacks(
+            Request("POST", b"[]", Headers({"Authorization": bearer(mint_token(signing_key))})),
+            runtime,
+        )
+        assert answer.status == 503
+        assert json.loads(answer.body)["detail"].startswith("signing keys unavailable")
+        assert server.sent < len(server.head)
 
 
 @pytest.mark.parametrize("length", [True, False], ids=["declared", "undeclared"])

@@ -15,6 +15,7 @@ from bench.events import ACS_TOPIC, call_result, sms_report
 from handlers.events.outcome import Family
 from handlers.events.router import CALL_AUTOMATION_EVENTS, FAMILY_OF, EventReader, family_of
 from handlers.inbound.envelope import parse_events
+from handlers.records import ReplayRecord
 from tests.conftest import RuntimeFactory, read_alerts
 
 EMAIL = "jane.doe@contoso.com"
@@ -76,7 +77,7 @@ def whatsapp_status(
 def run(make_runtime: RuntimeFactory, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The delivery's per-event records, as the summary and ``replay --json`` give them."""
     delivery = make_runtime().pipeline.run(parse_events(events), way_in="test")
-    return [triage.record(with_alert=True) for triage in delivery.triages]
+    return [ReplayRecord(triage.record(), "test").to_json() for triage in delivery.triages]
 
 
 # ---- the router knows each family it reads --------------------------------------------------

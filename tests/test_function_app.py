@@ -38,6 +38,7 @@ def test_routes_methods_and_auth_levels_are_as_designed() -> None:
         },
         "callbacks": {"route": "callbacks", "methods": ["POST"], "authLevel": "FUNCTION"},
         "codes": {"route": "codes", "methods": ["GET"], "authLevel": "FUNCTION"},
+        "status": {"route": "status", "methods": ["GET", "POST"], "authLevel": "FUNCTION"},
         "health": {"route": "health", "methods": ["GET"], "authLevel": "ANONYMOUS"},
     }
 

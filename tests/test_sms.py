@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from catalog.models import Domain
+from handlers.alerting.alert import build_alert
 from handlers.events.outcome import CodeOrigin
 from handlers.events.sms import handle_sms_delivery_report
 from handlers.inbound.envelope import read_envelope
@@ -88,12 +89,14 @@ def test_a_failed_segment_in_any_attempt_makes_the_report_a_failure() -> None:
     assert outcome.context["deliveryAttempts"] == 2
 
 
-def test_phone_numbers_are_masked_in_context_and_subject() -> None:
-    outcome = handle(report(deliveryStatus="Delivered", deliveryStatusDetails="2000: No Error"))
-    assert outcome.context["from"] == "+*******0100"
-    assert outcome.context["to"] == "+*******0123"
-    assert outcome.subject == "/phonenumber/*******5555"
-    assert "15555550123" not in repr(outcome)
+def test_phone_numbers_are_masked_in_the_alert_and_the_message_id_is_not() -> None:
+    outcome = handle(report(deliveryStatus="Failed", deliveryStatusDetails="5000: failed"))
+    alert = build_alert(outcome, None, "unknown-code", event_key="k", source="/acs-triage")
+    context = alert.data.context
+    assert (context["from"], context["to"]) == ("+*******0100", "+*******0123")
+    assert alert.subject == alert.data.event.subject == "/phonenumber/*******5555"
+    assert context["messageId"] == "Outgoing_1"
+    assert b"5555550" not in alert.to_json()
 
 
 @pytest.mark.parametrize(

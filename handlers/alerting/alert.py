@@ -1,10 +1,11 @@
 """The alert: a CloudEvent 1.0 that acs-triage forwards for every unexpected failure.
 
-Its data is typed (:class:`AlertData`); the README's "Alerts" section describes every field.
+Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -14,14 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.models import Match, Retry
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.events.outcome import Outcome
+from handlers.masking import mask_personal_in
 
 ALERT_TYPE = "acs-triage.alert.v1"
+# Ids are correlation keys: an operator searches for them verbatim in ACS logs and support
+# cases, so they are never masked. Every other text taken from the event is.
+CORRELATION_IDS = frozenset(
+    {"id", "source", "callConnectionId", "serverCallId", "correlationId", "messageId", "groupId",
+     "roomId", "jobId", "channelId", "queueId", "classificationPolicyId", "exceptionRuleId",
+     "ruleKey"}
+)
 # "failure": a failure the event reports in words, with no code to look up (Job Router).
 AlertKind = Literal["error", "unknown-code", "failure", "invalid-event"]
 
 
 class SourceEvent(BaseModel):
-    """The event the alert is about, as it came (its subject masked)."""
+    """The event the alert is about, as it came (its id and source verbatim, its texts masked)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -95,7 +104,7 @@ class AlertData(BaseModel):
     catalog: CatalogRef | None = None
     event: SourceEvent
     # What the event's family adds (call connection, correlation ids; SMS message id, delivery
-    # status, failed segments), masked by the event's handler; and where the code was found.
+    # status, failed segments), its texts masked, ids verbatim; and where the code was found.
     context: dict[str, Any] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
     invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -122,7 +131,8 @@ def alert_id_for(event_key: str) -> str:
 def build_alert(
     outcome: Outcome, match: Match | None, kind: AlertKind, *, event_key: str, source: str
 ) -> Alert:
-    """The alert for one event; everything in it is already masked by the event's handler."""
+    """The alert for one event. What came from the event leaves masked (ids verbatim), and a
+    non-finite number, which no model should have let through, leaves as null."""
     explained = match is not None and match.rule != "none"
     data = AlertData(
         kind=kind,
@@ -131,26 +141,30 @@ def build_alert(
         subcode=outcome.subcode,
         status=outcome.report_status,
         category=match.category.value if match and match.category else None,
-        message=outcome.message,
+        message=_leaving(outcome.message),
         advice=match.advice if match else None,
         retry=match.retry if match and explained else None,
-        reason=outcome.reason or _reason(kind, outcome, match),
+        reason=_leaving(outcome.reason or _reason(kind, outcome, match)),
         catalog=_catalog_ref(match),
         event=SourceEvent(
-            id=outcome.event_id,
-            type=outcome.event_type,
-            source=outcome.source,
-            subject=outcome.subject,
-            time=outcome.time,
-            index=outcome.index,
+            **_leaving(
+                {
+                    "id": outcome.event_id,
+                    "type": outcome.event_type,
+                    "source": outcome.source,
+                    "subject": outcome.subject,
+                    "time": outcome.time,
+                    "index": outcome.index,
+                }
+            )
         ),
-        context={**outcome.context, "codeOrigin": outcome.code_origin},
+        context=_leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
     )
     return Alert(
         id=alert_id_for(event_key),
         source=source,
-        subject=outcome.subject,
-        time=outcome.time,
+        subject=data.event.subject,
+        time=data.event.time,
         data=data,
     )
 
@@ -173,7 +187,9 @@ def build_invalid_events_alert(
     if len(outcomes) == 1:
         return first
     listed = [
-        UnreadableEvent(id=o.event_id, type=o.event_type, index=o.index, reason=o.reason)
+        UnreadableEvent(
+            id=o.event_id, type=_leaving(o.event_type), index=o.index, reason=_leaving(o.reason)
+        )
         for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
     ]
     data = first.data.model_copy(
@@ -194,6 +210,19 @@ def build_invalid_events_alert(
         time=first.time,
         data=data,
     )
+
+
+def _leaving(value: Any, key: str | None = None) -> Any:
+    """A value from the event as it may leave: texts masked but ids, finite numbers only."""
+    if isinstance(value, str):
+        return value if key in CORRELATION_IDS else mask_personal_in(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {name: _leaving(item, name) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_leaving(item) for item in value]
+    return value
 
 
 def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:

@@ -12,7 +12,7 @@ from handlers.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
-    """Which outcomes deserve an alert.
+    """Which outcomes deserve an alert (docs/alerts.md).
 
     Unreadable events and unknown codes (or unknown statuses of a failed report) always alert; a
     known code or status alerts when its category is listed; ``include`` / ``exclude`` hold

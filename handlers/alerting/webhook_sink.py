@@ -17,14 +17,8 @@ from standardwebhooks import Webhook
 
 from handlers.alerting.alert import Alert
 from handlers.alerting.cloudevent import json_batch
-from handlers.alerting.delivery import (
-    DEFAULT_CONNECT_TIMEOUT_SECONDS,
-    DEFAULT_READ_TIMEOUT_SECONDS,
-    SinkError,
-    is_permanent_status,
-    parse_retry_after,
-)
-from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
+from handlers.alerting.delivery import DEFAULT_CONNECT_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS
+from handlers.alerting.http_post import HttpPoster
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
@@ -41,9 +35,10 @@ def webhook_message_id(alerts: Sequence[Alert]) -> str:
 class WebhookSink:
     """POSTs a delivery's alerts as one CloudEvents JSON batch, signed the Standard Webhooks way.
 
-    HTTP goes through an azure-core pipeline without a retry policy (``deliver`` retries) and
-    without a redirect policy (a signed body is never replayed to another address). Each attempt
-    ends by ``connect_timeout + read_timeout`` of wall time, however slowly the receiver answers.
+    HTTP goes through :class:`~handlers.alerting.http_post.HttpPoster`: no retry policy
+    (``deliver`` retries), no redirect policy (a signed body is never replayed to another
+    address), and each attempt ends by ``connect_timeout + read_timeout`` of wall time, however
+    slowly the receiver answers.
     """
 
     name = "webhook"
@@ -58,27 +53,18 @@ class WebhookSink:
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
-
-        self._url = url
         self._signer = Webhook(secret)
         self._clock = clock
-        self._timeouts: dict[str, Any] = {
-            "connection_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-        }
-        self.timeout_seconds = connect_timeout + read_timeout
-        self._client: PipelineClient[Any, Any] = PipelineClient(
-            base_url=url,
-            policies=[HeadersPolicy(), UserAgentPolicy(base_user_agent="acs-triage")],
-            transport=transport or deadline_transport(),
+        self._http = HttpPoster(
+            self.name,
+            url,
+            transport=transport,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
+        self.timeout_seconds = self._http.timeout_seconds
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        from azure.core.exceptions import AzureError, ServiceResponseError
-        from azure.core.rest import HttpRequest
-
         body = json_batch(alerts)
         message_id = webhook_message_id(alerts)
         timestamp = int(self._clock())
@@ -91,22 +77,4 @@ class WebhookSink:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-        request = HttpRequest("POST", self._url, headers=headers, content=body)
-        try:
-            with cut_off_at(call_deadline(self.timeout_seconds)):
-                response = self._client.send_request(request, **self._timeouts)
-        except DeadlinePassed:
-            raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
-        except ServiceResponseError as error:  # sent, unanswered: it may have been taken
-            reason = f"no answer ({type(error).__name__})"
-            raise SinkError(self.name, reason, timed_out=True) from None
-        except AzureError as error:
-            raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
-        status = response.status_code
-        if not 200 <= status < 300:
-            raise SinkError(
-                self.name,
-                f"the receiver answered {status}",
-                permanent=is_permanent_status(status),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
+        self._http.post(body, headers)

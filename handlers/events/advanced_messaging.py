@@ -5,24 +5,24 @@ carries ``error {channelCode, channelMessage}``, the channel's own error code (M
 Cloud API codes, published as a string: ``"131026"``) and its words. A failure is looked up by its
 channel code in the catalog's whatsapp-channel table; a code the table lacks is an unknown code,
 and a failure whose code is missing or not a number is a failure with no code (the raw value is
-kept, masked, in the context). An error on a status other than ``failed`` is not read: the
-message got through. ``to`` is the recipient's phone number (masked); ``from`` is the channel's
-registration id (an id, kept). Keys are read in camelCase or PascalCase.
+kept in the context). An error on a status other than ``failed`` is not read: the message got
+through. ``to`` is the recipient's phone number and ``from`` the channel's registration id; like
+every text of an event, they are masked where they leave the app. Keys are read in camelCase or
+PascalCase.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from catalog.models import Domain
 from handlers.events.outcome import (
-    EVENT_DATA,
     CodeOrigin,
+    EventModel,
     Family,
     Outcome,
-    masked,
     outcome_for,
     read_data,
     spellings,
@@ -32,17 +32,13 @@ from handlers.inbound.envelope import Envelope
 FAILED = "failed"
 
 
-class ChannelError(BaseModel):
-    model_config = EVENT_DATA
-
+class ChannelError(EventModel):
     # A string in every published payload; a number is read as its digits.
     channel_code: str | int | None = Field(default=None, validation_alias=spellings("channelCode"))
     channel_message: str | None = Field(default=None, validation_alias=spellings("channelMessage"))
 
 
-class DeliveryStatusUpdate(BaseModel):
-    model_config = EVENT_DATA
-
+class DeliveryStatusUpdate(EventModel):
     message_id: str | None = Field(default=None, validation_alias=spellings("messageId"))
     status: str = Field(min_length=1, validation_alias=spellings("status"))
     channel_type: str | None = Field(default=None, validation_alias=spellings("channelType"))
@@ -67,7 +63,7 @@ def handle_delivery_status_update(envelope: Envelope) -> Outcome:
         code=code,
         code_origin=CodeOrigin.CHANNEL_CODE if code is not None else None,
         failed=failed,
-        message=masked(error.channel_message) if error else None,
+        message=error.channel_message if error else None,
         context=_context(update, error, code),
     )
 
@@ -88,10 +84,10 @@ def _context(
         "messageId": update.message_id,
         "status": update.status,
         "channelType": update.channel_type,
-        "from": masked(update.sender),
-        "to": masked(update.recipient),
+        "from": update.sender,
+        "to": update.recipient,
         "receivedTimestamp": update.received,
     }
     if error is not None and code is None and error.channel_code is not None:
-        context["channelCode"] = masked(str(error.channel_code))  # as given: not a number
+        context["channelCode"] = str(error.channel_code)  # as given: not a number
     return context

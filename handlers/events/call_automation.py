@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from catalog.models import Domain
 from handlers.events.outcome import (
-    EVENT_DATA,
     CodeOrigin,
+    EventModel,
     Family,
     Outcome,
-    masked,
     outcome_for,
     read_data,
     spellings,
@@ -36,18 +35,14 @@ from handlers.events.outcome import (
 from handlers.inbound.envelope import Envelope
 
 
-class Details(BaseModel):
+class Details(EventModel):
     """``sipDetails`` / ``q850Details``: the SIP response or Q.850 cause behind a result."""
-
-    model_config = EVENT_DATA
 
     code: int | None = Field(default=None, validation_alias=spellings("code"))
     message: str | None = Field(default=None, validation_alias=spellings("message"))
 
 
-class ResultInformation(BaseModel):
-    model_config = EVENT_DATA
-
+class ResultInformation(EventModel):
     code: int | None = Field(default=None, validation_alias=spellings("code"))
     sub_code: int | None = Field(default=None, validation_alias=spellings("subCode"))
     message: str | None = Field(default=None, validation_alias=spellings("message"))
@@ -55,9 +50,7 @@ class ResultInformation(BaseModel):
     q850_details: Details | None = Field(default=None, validation_alias=spellings("q850Details"))
 
 
-class CallAutomationData(BaseModel):
-    model_config = EVENT_DATA
-
+class CallAutomationData(EventModel):
     call_connection_id: str | None = Field(
         default=None, validation_alias=spellings("callConnectionId")
     )
@@ -94,7 +87,7 @@ def handle_call_automation(
         subcode=result.sub_code if result else None,
         code_origin=CodeOrigin.RESULT_INFORMATION if result and result.code is not None else None,
         failed=is_failure_type(event_name),
-        message=masked(result.message) if result else None,
+        message=result.message if result else None,
         context=_context(data, action),
     )
 
@@ -104,7 +97,7 @@ def _context(data: CallAutomationData, action: str | None) -> dict[str, Any]:
         "callConnectionId": data.call_connection_id,
         "serverCallId": data.server_call_id,
         "correlationId": data.correlation_id,
-        "operationContext": masked(data.operation_context),
+        "operationContext": data.operation_context,
     }
     if action is not None:
         context["action"] = action
@@ -117,4 +110,4 @@ def _context(data: CallAutomationData, action: str | None) -> dict[str, Any]:
 
 
 def _details(details: Details) -> dict[str, Any]:
-    return {"code": details.code, "message": masked(details.message)}
+    return {"code": details.code, "message": details.message}

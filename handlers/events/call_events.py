@@ -10,29 +10,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.events.outcome import CodeOrigin, Family, Outcome, masked, outcome_for, read_data
+from handlers.events.outcome import (
+    CodeOrigin,
+    EventModel,
+    Family,
+    Outcome,
+    outcome_for,
+    read_data,
+)
 from handlers.inbound.envelope import Envelope
 
 
-class EndReason(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
+class EndReason(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     code: int | None = None
     sub_code: int | None = Field(default=None, alias="subCode")
     phrase: str | None = None
 
 
-class IdHolder(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
+class IdHolder(EventModel):
     id: str | None = None
 
 
-class CallEventData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True, populate_by_name=True)
+class CallEventData(EventModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     server_call_id: str | None = Field(default=None, alias="serverCallId")
     correlation_id: str | None = Field(default=None, alias="correlationId")
@@ -53,11 +58,11 @@ def handle_call_event(envelope: Envelope) -> Outcome:
         envelope,
         "ok",
         domain=Domain.CALL_END,
+        family=Family.CALL_END,
         code=reason.code if reason else None,
         subcode=reason.sub_code if reason else None,
         code_origin=CodeOrigin.REASON if reason and reason.code is not None else None,
-        family=Family.CALL_END,
-        message=masked(reason.phrase) if reason else None,
+        message=reason.phrase if reason and reason.phrase else None,
         context=_context(data),
     )
 

@@ -5,43 +5,38 @@ The report carries no code: ``data.status`` is one of the statuses the email eve
 ``Failed``), and ``deliveryStatusDetails.statusMessage`` may say more. The catalog's
 email-delivery table explains each status (its category says whose side a failure is on); any
 status but ``Delivered`` and ``Expanded`` is a failure, so an unknown one is reported as an
-unknown failure, never as a success. Sender and recipient are email addresses: masked wherever
-they leave the event. Keys are read in camelCase or PascalCase.
+unknown failure, never as a success. Sender and recipient are email addresses: like every text
+of an event, they are masked where they leave the app (the alert, the records), not here. Keys are
+read in camelCase or PascalCase.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from catalog.models import Domain
 from handlers.events.outcome import (
-    EVENT_DATA,
     CodeOrigin,
+    EventModel,
     Family,
     Outcome,
-    masked,
     outcome_for,
     read_data,
     spellings,
 )
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_email
 
 # No failure: a delivery, or a distribution group expanded before its members' own reports.
 NOT_FAILED = frozenset({"delivered", "expanded"})
 
 
-class StatusDetails(BaseModel):
-    model_config = EVENT_DATA
-
+class StatusDetails(EventModel):
     status_message: str | None = Field(default=None, validation_alias=spellings("statusMessage"))
 
 
-class EmailDeliveryReport(BaseModel):
-    model_config = EVENT_DATA
-
+class EmailDeliveryReport(EventModel):
     message_id: str | None = Field(default=None, validation_alias=spellings("messageId"))
     sender: str | None = Field(default=None, validation_alias=spellings("sender"))
     recipient: str | None = Field(default=None, validation_alias=spellings("recipient"))
@@ -67,7 +62,7 @@ def handle_email_delivery_report(envelope: Envelope) -> Outcome:
         report_status=status,
         code_origin=CodeOrigin.STATUS,
         failed=status.lower() not in NOT_FAILED,
-        message=masked(report.details.status_message) if report.details else None,
+        message=report.details.status_message if report.details else None,
         context=_context(report, status),
     )
 
@@ -75,8 +70,8 @@ def handle_email_delivery_report(envelope: Envelope) -> Outcome:
 def _context(report: EmailDeliveryReport, status: str) -> dict[str, Any]:
     return {
         "messageId": report.message_id,
-        "sender": mask_email(report.sender) if report.sender else None,
-        "recipient": mask_email(report.recipient) if report.recipient else None,
+        "sender": report.sender,
+        "recipient": report.recipient,
         "status": status,
         "deliveryAttemptTimeStamp": report.delivery_attempt_time,
     }

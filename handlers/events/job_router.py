@@ -4,25 +4,24 @@ that fired.
 These events carry no code to look up: their reason is text. ``RouterJobClassificationFailed``
 gives ``errors[]`` (each with a ``message`` and, sometimes, a ``code``),
 ``RouterJobSchedulingFailed`` a ``failureReason``, and ``RouterJobExceptionTriggered`` the rule
-that fired (``ruleKey``, ``exceptionRuleId``). The reason becomes the outcome's message (masked:
-it is free text); the job, channel, queue and policy ids go to the context. A job's ``labels``
-and ``tags`` are the application's own data and may hold anything: they are not read. Every
-Job Router event the router does not name here (a job received, queued, completed, an offer to
-a worker, …) is a step of the job's life, not a failure, and is ignored. Keys are read in
-camelCase or PascalCase.
+that fired (``ruleKey``, ``exceptionRuleId``). The reason becomes the outcome's message (free
+text, masked where it leaves the app); the job, channel, queue and policy ids go to the context.
+A job's ``labels`` and ``tags`` are the application's own data and may hold anything: they are
+not read. Every Job Router event the router does not name here (a job received, queued,
+completed, an offer to a worker, …) is a step of the job's life, not a failure, and is ignored.
+Keys are read in camelCase or PascalCase.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from handlers.events.outcome import (
-    EVENT_DATA,
+    EventModel,
     Family,
     Outcome,
-    masked,
     outcome_for,
     read_data,
     spellings,
@@ -35,16 +34,12 @@ EXCEPTION_TRIGGERED = "routerjobexceptiontriggered"
 JOB_ROUTER_FAILURES = (CLASSIFICATION_FAILED, SCHEDULING_FAILED, EXCEPTION_TRIGGERED)
 
 
-class RouterError(BaseModel):
-    model_config = EVENT_DATA
-
+class RouterError(EventModel):
     code: str | int | None = Field(default=None, validation_alias=spellings("code"))
     message: str | None = Field(default=None, validation_alias=spellings("message"))
 
 
-class RouterJobData(BaseModel):
-    model_config = EVENT_DATA
-
+class RouterJobData(EventModel):
     job_id: str | None = Field(default=None, validation_alias=spellings("jobId"))
     channel_id: str | None = Field(default=None, validation_alias=spellings("channelId"))
     channel_reference: str | None = Field(
@@ -72,7 +67,7 @@ def handle_job_router_failure(envelope: Envelope, event_name: str) -> Outcome:
         family=Family.JOB_ROUTER,
         has_codes=False,
         failed=True,
-        message=masked(reason_of(event_name, data)),
+        message=reason_of(event_name, data),
         context=_context(data),
     )
 
@@ -99,7 +94,7 @@ def _context(data: RouterJobData) -> dict[str, Any]:
     context = {
         "jobId": data.job_id,
         "channelId": data.channel_id,
-        "channelReference": masked(data.channel_reference),
+        "channelReference": data.channel_reference,
         "queueId": data.queue_id,
         "classificationPolicyId": data.classification_policy_id,
         "ruleKey": data.rule_key,

@@ -10,7 +10,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, ValidationError
 
 from catalog.models import Domain
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_personal_in
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]
 
@@ -47,6 +46,10 @@ class Outcome:
     code and subcode (either may be None), or the status word (``report_status``), that the
     catalog will explain, and for a Call Automation action's event the ``action`` whose table
     the catalog reads first. ``family`` names the family that read the event.
+
+    Text fields (``subject``, ``message``, ``reason``, ``context``) hold the event's own words,
+    phone numbers included: most events never leave the app, so they are masked where they
+    leave (the alert, the summary), not here on every event.
     """
 
     index: int
@@ -82,9 +85,7 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
         event_id=envelope.id,
         event_type=envelope.type,
         status=status,
-        # Subjects such as '/phonenumber/15555555555' or 'sender/jane@contoso.com/message/…' name
-        # a person: masked for every outcome.
-        subject=mask_personal_in(envelope.subject) if envelope.subject else None,
+        subject=envelope.subject,
         time=envelope.time,
         source=envelope.source,
         **fields,
@@ -93,6 +94,20 @@ def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Out
 
 def invalid(envelope: Envelope, reason: str) -> Outcome:
     return outcome_for(envelope, "invalid", reason=reason)
+
+
+class EventModel(BaseModel):
+    """The base of every model of an event's ``data``.
+
+    ``allow_inf_nan=False``: ``"NaN"``, ``"Infinity"`` or ``"1e999"`` in a numeric field makes
+    the event unreadable (an ``invalid-event`` alert saying which field), instead of a number
+    that strict JSON receivers refuse reaching an alert.
+    """
+
+    # defer_build: a model builds its validator on first use, not at cold start.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -122,20 +137,10 @@ def validation_reason(error: ValidationError, prefix: str = "data") -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-# The event families' data models: unknown keys ignored, immutable, their schemas built on first
-# use (a cold start builds none; see read_data).
-EVENT_DATA = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
-
 def spellings(camel: str) -> AliasChoices:
     """The spellings published payloads use for a key (camelCase, PascalCase: .NET serializes
     PascalCase, as ACS's own troubleshooting pages show) and the lower-cased one."""
     return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
-
-
-def masked(text: str | None) -> str | None:
-    """Free text an event carries, with every phone number and email address masked."""
-    return mask_personal_in(text) if text else text
 
 
 def lower_keys(value: Any) -> Any:

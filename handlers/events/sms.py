@@ -20,22 +20,21 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from catalog.models import Domain
 from handlers.events.outcome import (
     CodeOrigin,
+    EventModel,
     Family,
     Outcome,
     invalid,
     lower_keys,
-    masked,
     outcome_for,
     validation_reason,
 )
 from handlers.events.outcome import spellings as _spellings
 from handlers.inbound.envelope import Envelope
-from handlers.masking import mask_phone
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")
@@ -43,9 +42,7 @@ _ANY_CODE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SUCCESS_STATUSES = frozenset({"delivered", "success"})
 
 
-class DeliveryAttempt(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
-
+class DeliveryAttempt(EventModel):
     timestamp: str | None = Field(default=None, validation_alias=_spellings("timestamp"))
     segments_succeeded: int | None = Field(
         default=None, validation_alias=_spellings("segmentsSucceeded"), ge=0
@@ -55,10 +52,8 @@ class DeliveryAttempt(BaseModel):
     )
 
 
-class SmsDeliveryReport(BaseModel):
+class SmsDeliveryReport(EventModel):
     """``data`` of SMSDeliveryReportReceived (see :func:`read_report` for key spellings)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     message_id: str | None = Field(default=None, validation_alias=_spellings("messageId"))
     from_number: str | None = Field(default=None, validation_alias=_spellings("from"))
@@ -145,11 +140,11 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         envelope,
         "ok",
         domain=Domain.SMS_DELIVERY,
+        family=Family.SMS_DELIVERY,
         code=code,
         code_origin=origin,
         failed=status_failed or failed_segments > 0,
-        family=Family.SMS_DELIVERY,
-        message=masked(details),
+        message=details or None,
         context=_context(report, failed_segments),
     )
 
@@ -157,8 +152,8 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
 def _context(report: SmsDeliveryReport, failed_segments: int) -> dict[str, Any]:
     return {
         "messageId": report.message_id,
-        "from": mask_phone(report.from_number) if report.from_number else None,
-        "to": mask_phone(report.to_number) if report.to_number else None,
+        "from": report.from_number,
+        "to": report.to_number,
         "deliveryStatus": report.delivery_status,
         "deliveryAttempts": len(report.delivery_attempts),
         "failedSegments": failed_segments,

@@ -36,11 +36,12 @@ Key handling (:class:`~handlers.inbound.callback_jwt.SigningKeys`):
 - The whole key set is cached for ``keys_lifespan_seconds``. There is no per-key cache that
   outlives the set: a key Communication Services withdrew is refused at the next refresh.
 - Each fetch must be whole within ``fetch_deadline_seconds`` of wall-clock time (a watchdog shuts
-  the socket, so an endpoint that drips a byte a second is cut off like one that hangs) and at
-  most ``max_key_set_bytes`` long. One lock: concurrent callbacks wait for that one fetch, so no
-  callback waits much longer than one deadline. After a failed fetch, further fetches are not
-  attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile instead of queueing
-  behind one slow fetch after another.
+  the socket, so an endpoint that drips a byte a second is cut off like one that hangs), or by
+  the delivery's deadline when that comes first (the callback route opens it before the token is
+  checked), and at most ``max_key_set_bytes`` long. One lock: concurrent callbacks wait for
+  that one fetch, so no callback waits much longer than one deadline. After a failed fetch,
+  further fetches are not attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile
+  instead of queueing behind one slow fetch after another.
 - When a scheduled refresh fails, the last good key set keeps being used for up to
   ``max_stale_seconds`` after it was fetched, so an outage of the JWKS endpoint does not stop
   callbacks whose keys we already know. A token with an unknown key id during such an outage is
@@ -55,6 +56,8 @@ on the first callback that is checked, so that a cold start does not pay for PyJ
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from handlers.errors import TokenRejected
@@ -91,6 +94,7 @@ class CallbackAuthenticator:
         refetch_cooldown_seconds: float = DEFAULT_REFETCH_COOLDOWN_SECONDS,
         fetch_retry_seconds: float = DEFAULT_FETCH_RETRY_SECONDS,
         max_stale_seconds: float = DEFAULT_MAX_STALE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Fetch nothing: keys are fetched on the first callback. The values are trusted: the
         settings model has checked them (an audience when required, an https key URL)."""
@@ -111,6 +115,7 @@ class CallbackAuthenticator:
             "cooldown": refetch_cooldown_seconds,
             "retry_after": fetch_retry_seconds,
             "max_stale": max_stale_seconds,
+            "clock": clock,
         }
 
     @classmethod

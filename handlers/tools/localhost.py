@@ -9,6 +9,11 @@ Like ``func start``, it does not enforce function keys unless given one (``serve
 --function-key``): then, as the Functions host in Azure, a route with auth level FUNCTION answers
 an empty 401 to a request without that key (``?code=`` or ``x-functions-key``). It binds to
 127.0.0.1 by default.
+
+Bounded like a host should be: a listen queue deep enough for a load test's connections, an idle
+timeout on every connection (an idle or dribbling client is dropped, not kept with its thread),
+and the declared ``Content-Length`` checked against the app's ``MAX_BODY_BYTES`` before a byte of
+the body is read.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from handlers.errors import DeliveryTooLarge
 from handlers.http.messages import problem_response
+from handlers.http.problems import problem_answer
+from handlers.runtime import get_runtime
+from handlers.settings import DEFAULT_MAX_BODY_BYTES, SettingsError
 
 ROUTE_PREFIX = "/api/"
-# Bodies past this are refused before they are read; the app's own limit (MAX_BODY_BYTES,
-# normally about 1 MB) answers 413 for anything between the two.
-HARD_BODY_LIMIT = 64 * 1024 * 1024
+# The kernel's queue of connections not yet accepted. The stdlib's 5 overflows as soon as a load
+# test opens its 16 connections at once (the extra ones are reset); 128 is Linux's usual default.
+LISTEN_BACKLOG = 128
+# A connection that sends nothing (or nothing more) for this long is closed, with its thread.
+IDLE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class LocalHostHandler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle on, the second waits for the client's
     # delayed ACK of the first on a kept-alive connection: 40 ms added to every answer.
     disable_nagle_algorithm = True
+    # StreamRequestHandler puts this on the socket: every read waits at most this long.
+    timeout = IDLE_TIMEOUT_SECONDS
     routes: dict[str, LocalRoute] = {}
     access_log: bool = True
     function_key: str | None = None
@@ -170,13 +183,31 @@ class LocalHostHandler(BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             return _problem(400, "Bad request", "Content-Length is not a number.")
-        if length < 0 or length > HARD_BODY_LIMIT:
+        limit = _body_limit()
+        if length < 0 or length > limit:
             self.close_connection = True  # the unread body would desynchronise the connection
-            return _problem(413, "Body over the size limit", f"{length} bytes is too large.")
+            refused = problem_answer(
+                DeliveryTooLarge(f"The body is {length} bytes; the limit is {limit}.")
+            )
+            return refused.status, dict(refused.headers), refused.body
         return self.rfile.read(length) if length else b""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's access log: it prints the query string (function keys)."""
+
+
+def _body_limit() -> int:
+    """The app's own MAX_BODY_BYTES; its default while the settings are unusable (the route
+    then answers 503 misconfigured anyway)."""
+    try:
+        return get_runtime().settings.max_body_bytes
+    except SettingsError:
+        return DEFAULT_MAX_BODY_BYTES
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 def make_server(
@@ -186,9 +217,13 @@ def make_server(
     access_log: bool = True,
     app: func.FunctionApp | None = None,
     function_key: str | None = None,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> ThreadingHTTPServer:
     """A threaded HTTP server for the app's routes (``port=0`` picks a free port); with a
-    ``function_key``, routes of auth level FUNCTION require it, as in Azure."""
+    ``function_key``, routes of auth level FUNCTION require it, as in Azure.
+
+    Raises OSError when the address cannot be bound (the port is taken).
+    """
     if app is None:
         from function_app import app as function_app
 
@@ -196,11 +231,14 @@ def make_server(
     handler = type(
         "BoundLocalHostHandler",
         (LocalHostHandler,),
-        {"routes": routes_of(app), "access_log": access_log, "function_key": function_key},
+        {
+            "routes": routes_of(app),
+            "access_log": access_log,
+            "function_key": function_key,
+            "timeout": idle_timeout,
+        },
     )
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return LocalHTTPServer((host, port), handler)
 
 
 def server_routes(server: ThreadingHTTPServer) -> list[LocalRoute]:

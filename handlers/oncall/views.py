@@ -1,0 +1,197 @@
+"""A small, explicit view of what the receivers and the status page need from the
+notification model: a group, a rate alarm, a notification about either, a silence.
+
+The fields mirror the notifications issue's words (status, labels, counts in all and since the
+last notification, first and last seen, distinct recipients, up to five masked examples with
+ids, the catalog's meaning and advice, severity; an alarm's failed / all ratio over a window
+with its thresholds; a silence's matchers, author, comment and expiry). Everything in a view is
+already masked: a receiver or the page prints it as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+MAX_EXAMPLES = 5
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+Status = Literal["firing", "resolved"]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Example(_View):
+    """One event of a group, as the alert showed it (subject masked)."""
+
+    event_id: str
+    time: AwareDatetime | None = None
+    event_type: str | None = None
+    subject: str | None = None
+
+
+class GroupView(_View):
+    """The alerts that share a fingerprint of labels."""
+
+    kind: Literal["group"] = "group"
+    fingerprint: str = Field(min_length=1, max_length=255)
+    labels: dict[str, str]
+    status: Status
+    severity: Severity
+    alerts_total: int = Field(ge=0)
+    alerts_new: int = Field(ge=0, description="Alerts since the group's last notification.")
+    recipients: int = Field(default=0, ge=0, description="Distinct recipients; never who.")
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    examples: tuple[Example, ...] = Field(default=(), max_length=MAX_EXAMPLES)
+    meaning: str | None = None
+    advice: str | None = None
+    silenced_by: str | None = Field(default=None, description="Id of the silence muting it.")
+
+    @property
+    def title(self) -> str:
+        """What a person reads first: the code and where it happened."""
+        code = self.labels.get("code", "?")
+        subcode = self.labels.get("subcode")
+        channel = self.labels.get("channel", "acs")
+        return f"{channel} {code}{'/' + subcode if subcode else ''}: {self.short_meaning}"
+
+    @property
+    def short_meaning(self) -> str:
+        """The meaning's first line: the catalog lists several causes as "- " lines."""
+        lines = [line.strip().removeprefix("- ") for line in (self.meaning or "").splitlines()]
+        return next((line for line in lines if line), "failure")
+
+
+class RatioPoint(_View):
+    at: AwareDatetime
+    ratio: float = Field(ge=0.0, le=1.0)
+
+
+class AlarmView(_View):
+    """A rate rule over a window: failed / all results of a channel."""
+
+    kind: Literal["alarm"] = "alarm"
+    fingerprint: str = Field(min_length=1, max_length=255)
+    name: str
+    channel: str
+    status: Status
+    level: Literal["warning", "critical"] | None
+    severity: Severity
+    failed: int = Field(ge=0)
+    total: int = Field(ge=0)
+    window_seconds: int = Field(gt=0)
+    warning_ratio: float = Field(ge=0.0, le=1.0)
+    critical_ratio: float = Field(ge=0.0, le=1.0)
+    min_volume: int = Field(ge=0)
+    since: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    history: tuple[RatioPoint, ...] = Field(default=(), description="The last hour's ratio.")
+
+    @property
+    def ratio(self) -> float:
+        return self.failed / self.total if self.total else 0.0
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"alarm": self.name, "channel": self.channel}
+
+    @property
+    def title(self) -> str:
+        return f"{self.channel} failure rate {self.ratio:.0%} ({self.failed} of {self.total})"
+
+
+class DeliveryView(_View):
+    """Where a notification went and how that ended."""
+
+    destination: str
+    at: AwareDatetime
+    outcome: Literal["sent", "failed", "pending"]
+
+
+class NotificationView(_View):
+    """A message to a person or system about a group or an alarm."""
+
+    id: str = Field(min_length=1)
+    sequence: int = Field(ge=1)
+    created_at: AwareDatetime
+    about: GroupView | AlarmView = Field(discriminator="kind")
+    deliveries: tuple[DeliveryView, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return self.about.status
+
+    @property
+    def fingerprint(self) -> str:
+        return self.about.fingerprint
+
+
+MatchOp = Literal["=", "!=", "=~", "!~"]
+
+
+class Matcher(_View):
+    """``name op value``, as Alertmanager writes them (``=~`` a full-match regular expression)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    op: MatchOp = "="
+    # Bounded: a regular expression from an operator is matched against every group's labels.
+    value: str = Field(max_length=200)
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op in ("=", "!="):
+            equal = actual == self.value
+        else:
+            equal = re.fullmatch(self.value, actual) is not None
+        return equal if self.op in ("=", "=~") else not equal
+
+    def __str__(self) -> str:
+        return f'{self.name}{self.op}"{self.value}"'
+
+
+class SilenceView(_View):
+    id: str = Field(min_length=1)
+    matchers: tuple[Matcher, ...] = Field(min_length=1)
+    created_by: str
+    comment: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    def is_active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def mutes(self, labels: dict[str, str], now: datetime) -> bool:
+        return self.is_active(now) and all(m.matches(labels) for m in self.matchers)
+
+
+class StatusView(_View):
+    """Everything the status page shows, at one moment."""
+
+    now: AwareDatetime
+    groups: tuple[GroupView, ...] = ()
+    alarms: tuple[AlarmView, ...] = ()
+    silences: tuple[SilenceView, ...] = ()
+    notifications: tuple[NotificationView, ...] = ()
+
+
+def silence_command(labels: dict[str, str], *, hours: int = 2) -> str:
+    """The CLI line that silences exactly this group (the notifications issue's command)."""
+    matchers = " ".join(f"--matcher '{name}={value}'" for name, value in sorted(labels.items()))
+    return (
+        f"python -m handlers silence add {matchers} --duration {hours}h "
+        "--comment 'known incident'"
+    )
