@@ -264,8 +264,15 @@ class Pipeline:
 
     def _decide(self, outcome: Outcome, envelope: Envelope) -> Triage:
         match = None
-        if outcome.status == "ok" and outcome.domain is not None and outcome.code is not None:
-            match = self.catalog.lookup(outcome.domain, outcome.code, outcome.subcode)
+        explainable = outcome.code is not None or outcome.report_status is not None
+        if outcome.status == "ok" and outcome.domain is not None and explainable:
+            match = self.catalog.lookup(
+                outcome.domain,
+                outcome.code,
+                outcome.subcode,
+                action=outcome.action,
+                status=outcome.report_status,
+            )
         kind = self.policy.decide(outcome, match)
         if kind is None:
             return Triage(outcome, outcome.status, match)

@@ -23,6 +23,11 @@ def masked(text: str | None) -> str | None:
     return mask_personal_in(text) if text else text
 
 
+def retry_verdict(match: Match | None) -> str | None:
+    """Whether sending again can succeed, where the catalog explained the event."""
+    return match.retry.verdict if match is not None and match.rule != "none" else None
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """One event's verdict: its code, what the catalog says about it, and its alert if any."""
@@ -30,6 +35,7 @@ class EventRecord:
     id: str | None
     type: str | None
     outcome: Verdict
+    family: str | None = None  # the event family that read it; None for a type none reads
     code: int | None = None
     subcode: int | None = None
     category: str | None = None
@@ -37,6 +43,7 @@ class EventRecord:
     source: str | None = None
     message: str | None = None
     advice: str | None = None
+    retry: str | None = None
     reason: str | None = None
     alert: Alert | None = None
 
@@ -48,6 +55,7 @@ class EventRecord:
             id=outcome.event_id,
             type=masked(outcome.event_type),
             outcome=verdict,
+            family=outcome.family,
             code=outcome.code,
             subcode=outcome.subcode,
             category=match.category.value if match and match.category else None,
@@ -55,6 +63,7 @@ class EventRecord:
             source=match.entry.source if match and match.entry else None,
             message=match.message if match else None,
             advice=match.advice if match else None,
+            retry=retry_verdict(match),
             # An unreadable event's reason quotes it.
             reason=masked(outcome.reason),
             alert=alert,
@@ -65,6 +74,7 @@ class EventRecord:
         return {
             "id": self.id,
             "type": self.type,
+            "family": self.family,
             "outcome": self.outcome,
             "code": self.code,
             "subcode": self.subcode,
@@ -73,6 +83,7 @@ class EventRecord:
             "source": self.source,
             "message": self.message,
             "advice": self.advice,
+            "retry": self.retry,
             "reason": self.reason,
         }
 

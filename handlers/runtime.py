@@ -63,7 +63,7 @@ class Runtime:
             return catalog.lookup(Domain.SMS_DELIVERY, code, None).rule != "none"
 
         pipeline = Pipeline(
-            reader=EventReader(is_known_sms_code),
+            reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
             sinks=list(build_sinks(settings) if sinks is None else sinks),

@@ -109,8 +109,15 @@ def test_an_alert_is_a_cloudevent_carrying_the_catalogs_advice(
     assert data["category"] == "UnexpectedServerError"
     assert data["message"] == "Transcription failed."
     assert "support request" in data["advice"]
-    assert data["catalog"]["match"] == "generic-subcode"
-    assert data["catalog"]["source"] == "generic-subcodes"
+    # TranscriptionFailed reads the transcription action's table first.
+    assert data["catalog"]["match"] == "action-exact"
+    assert (data["catalog"]["source"], data["catalog"]["action"]) == (
+        "action-transcription",
+        "transcription",
+    )
+    assert data["family"] == "call-automation"
+    assert data["retry"]["verdict"] == "transient"
+    assert data["retry"]["reason"]
     assert data["event"] == {
         "id": "t1",
         "type": "Microsoft.Communication.TranscriptionFailed",
@@ -121,6 +128,7 @@ def test_an_alert_is_a_cloudevent_carrying_the_catalogs_advice(
     }
     assert data["context"]["callConnectionId"] == event["data"]["callConnectionId"]
     assert data["context"]["codeOrigin"] == "resultInformation"
+    assert data["context"]["action"] == "transcription"
 
 
 def test_an_unreadable_event_is_forwarded_as_an_invalid_event_alert(

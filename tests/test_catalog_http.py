@@ -82,3 +82,37 @@ def test_a_bad_query_is_400_problem_json(params: dict[str, str], detail: str) ->
     problem = body(response)
     assert (problem["status"], problem["title"]) == (400, "The code query is not valid")
     assert problem["detail"].startswith(detail)
+
+
+def test_an_action_asks_as_a_failed_event_of_that_action_would() -> None:
+    response = get(code="408", subcode="8565", action="play")
+    assert response.status == 200
+    assert body(response) == get_catalog().explain(408, 8565, action="play").to_json()
+    (meaning,) = body(response)["meanings"]
+    assert (meaning["table"], meaning["action"]) == ("action-play", "play")
+
+
+def test_a_status_asks_the_tables_keyed_by_status() -> None:
+    response = get(status="quarantined")
+    assert response.status == 200
+    (meaning,) = body(response)["meanings"]
+    assert (meaning["rule"], meaning["category"]) == ("status", "UnexpectedClientError")
+    assert body(get(status="Bounced", source="email-delivery"))["query"]["status"] == "Bounced"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "detail"),
+    [
+        ({"status": "Sent"}, 404, "status 'Sent' is unknown"),
+        ({"status": "Bounced", "source": "call-end"}, 404, "status 'Bounced' is unknown"),
+        ({"code": "400", "status": "Bounced"}, 400, "the query needs a code, or a status"),
+        ({"code": "400", "action": "fax"}, 400, "action 'fax' is not one of: play, "),
+        ({"code": "400", "action": "play", "source": "call-end"}, 400, "give an action or a"),
+    ],
+)
+def test_a_status_or_an_action_the_catalog_cannot_take_is_a_problem(
+    params: dict[str, str], status: int, detail: str
+) -> None:
+    response = get(**params)
+    assert (response.status, response.mimetype) == (status, PROBLEM_JSON)
+    assert body(response)["detail"].startswith(detail)

@@ -47,7 +47,8 @@ def test_replay_prints_a_block_per_file_and_the_totals(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == str(PLAY_FAILED)
     assert re.match(
-        r"  ok +PlayFailed +400/8536 +ExpectedError \(generic-subcode\) +File Download Failed",
+        r"  ok +PlayFailed +400/8536 +ExpectedError \(action-exact\) +The audio file could not be "
+        r"downloaded\.",
         lines[1],
     )
     assert (

@@ -24,7 +24,10 @@ def test_the_summary_and_replay_records_share_every_field(make_runtime: RuntimeF
     replayed = [ReplayRecord(t.record(), "payload.json").to_json() for t in delivery.triages]
     # replay keeps every record; the summary lists the events that need attention
     assert [record["outcome"] for record in replayed] == ["alert", "ok", "ok", "invalid"]
-    assert replayed[1]["message"] == "File Download Failed"  # the field cli.py once lost
+    # the field cli.py once lost; a PlayFailed is explained by the play action's table
+    assert (replayed[1]["message"], replayed[1]["source"]) == (
+        "The audio file could not be downloaded.", "action-play"
+    )
     attention = [record for record in replayed if record["outcome"] in NEEDS_ATTENTION]
     for line, record in zip(summary_lines, attention, strict=True):
         alert = record.pop("alert")

@@ -19,9 +19,37 @@ REPO = Path(__file__).resolve().parents[1]
 
 # file → (route, [(outcome, code, subcode, category, match, alert kind)])
 EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated-azuredocs-egschema-failed.json": (
+        # WhatsApp 131026 (undeliverable: the recipient's side) explained by the channel table.
+        "eventgrid",
+        [("ok", 131026, None, "ExpectedError", "exact", None)],
+    ),
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated-azuredocs-egschema-failed-built-"
+    "channelCode-131042.json": (
+        # A payment problem on the account: the sender's standing, which alerts.
+        "eventgrid",
+        [("alert", 131042, None, "UnexpectedClientError", "exact", "error")],
+    ),
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated-azuredocs-egschema-failed-built-"
+    "channelCode-131047.json": (
+        "eventgrid",
+        [("ok", 131047, None, "ExpectedError", "exact", None)],
+    ),
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated-azuredocs-egschema-failed-built-"
+    "channelCode-999999.json": (
+        # A channel code the table lacks is an unknown code, as for calls.
+        "eventgrid",
+        [("alert", 999999, None, None, "none", "unknown-code")],
+    ),
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated-restspecs-egschema.json": (
+        # Delivered: the placeholder error of a message that got through is not read.
+        "eventgrid",
+        [("ok", None, None, None, None, None)],
+    ),
     "Microsoft.Communication.CallConnected-javasdk-test.json": (
+        # A Call Automation event: read, with no result to explain.
         "callbacks",
-        [("ignored", None, None, None, None, None)],
+        [("ok", None, None, None, None, None)],
     ),
     "Microsoft.Communication.CallEnded-restspecs-cloudevents.json": (
         # Placeholder reason {1, 1}: an unknown code, reported as unknown.
@@ -33,17 +61,86 @@ EXPECTED: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
         "callbacks",
         [("alert", None, None, None, None, "unknown-code")],
     ),
+    "Microsoft.Communication.CreateCallFailed-javasdk-test-built-pascal-ResultInformation.json": (
+        # ResultInformation in PascalCase, as the troubleshooting page writes it: read, code and
+        # subcode and all (500/560503 is a PSTN server error).
+        "callbacks",
+        [("alert", 500, 560503, "UnexpectedServerError", "subcode", "error")],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema.json": (
+        "eventgrid",
+        [("ok", None, None, "Success", "status", None)],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema-built-status-"
+    "Bounced.json": (
+        "eventgrid",
+        [("ok", None, None, "ExpectedError", "status", None)],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema-built-status-"
+    "Failed.json": (
+        "eventgrid",
+        [("alert", None, None, "UnexpectedServerError", "status", "error")],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema-built-status-"
+    "FilteredSpam.json": (
+        "eventgrid",
+        [("alert", None, None, "UnexpectedClientError", "status", "error")],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema-built-status-"
+    "Quarantined.json": (
+        "eventgrid",
+        [("alert", None, None, "UnexpectedClientError", "status", "error")],
+    ),
+    "Microsoft.Communication.EmailDeliveryReportReceived-restspecs-egschema-built-status-"
+    "Suppressed.json": (
+        "eventgrid",
+        [("ok", None, None, "ExpectedError", "status", None)],
+    ),
     "Microsoft.Communication.IncomingCall-restspecs-egschema.json": (
         "eventgrid",
         [("ignored", None, None, None, None, None)],
     ),
     "Microsoft.Communication.PlayFailed-javasdk-test.json": (
         "callbacks",
-        [("ok", 400, 8536, "ExpectedError", "generic-subcode", None)],
+        [("ok", 400, 8536, "ExpectedError", "action-exact", None)],
+    ),
+    "Microsoft.Communication.PlayFailed-javasdk-test-built-400-8535.json": (
+        "callbacks",
+        [("ok", 400, 8535, "ExpectedError", "action-exact", None)],
+    ),
+    "Microsoft.Communication.PlayFailed-javasdk-test-built-408-8565.json": (
+        # An Azure AI services time-out (the play table), not a call-end 408.
+        "callbacks",
+        [("alert", 408, 8565, "UnexpectedServerError", "action-exact", "error")],
     ),
     "Microsoft.Communication.RecognizeFailed-javasdk-test.json": (
         "callbacks",
-        [("ok", 400, 8510, "ExpectedError", "generic-subcode", None)],
+        [("ok", 400, 8510, "ExpectedError", "action-exact", None)],
+    ),
+    "Microsoft.Communication.RecognizeFailed-javasdk-test-built-408-8565.json": (
+        "callbacks",
+        [("alert", 408, 8565, "UnexpectedServerError", "action-exact", "error")],
+    ),
+    "Microsoft.Communication.RecognizeFailed-javasdk-test-built-500-8511.json": (
+        "callbacks",
+        [("alert", 500, 8511, "UnexpectedServerError", "action-exact", "error")],
+    ),
+    "Microsoft.Communication.RecognizeFailed-javasdk-test-built-500-8512.json": (
+        "callbacks",
+        [("alert", 500, 8512, "UnexpectedServerError", "action-exact", "error")],
+    ),
+    "Microsoft.Communication.RouterJobClassificationFailed-restspecs-egschema.json": (
+        # No code: the reason is the event's own words, and the failure alerts as such.
+        "eventgrid",
+        [("alert", None, None, None, None, "failure")],
+    ),
+    "Microsoft.Communication.RouterJobExceptionTriggered-restspecs-egschema.json": (
+        "eventgrid",
+        [("alert", None, None, None, None, "failure")],
+    ),
+    "Microsoft.Communication.RouterJobSchedulingFailed-restspecs-egschema.json": (
+        "eventgrid",
+        [("alert", None, None, None, None, "failure")],
     ),
     "Microsoft.Communication.SMSDeliveryReportReceived-azuredocs-egschema-2022-pascal.json": (
         "eventgrid",
@@ -97,20 +194,33 @@ def test_each_sample_replays_with_its_expected_outcome(name: str, tmp_path: Path
     assert [summary(r) for r in records] == EXPECTED[name][1]
 
 
-def test_replaying_all_samples_in_one_process_marks_the_repeated_event_duplicate(
+def identity(name: str) -> tuple[str, str]:
+    """A sample's event as the dedupe store knows it: its topic (or source) and its id."""
+    payload = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    event = payload[0] if isinstance(payload, list) else payload
+    return (str(event.get("topic") or event.get("source")), str(event["id"]))
+
+
+def test_replaying_all_samples_in_one_process_marks_the_repeated_events_duplicate(
     tmp_path: Path,
 ) -> None:
-    """Both SMS samples carry the same event id and topic: the second is a redelivery."""
-    names = sorted(EXPECTED)
+    """Both SMS samples carry the same event id and topic, and a built sample keeps the id of
+    the payload it was built from: every later one is a redelivery, and sends no alert."""
+    names = [n for n in sorted(EXPECTED) if EXPECTED[n][1][0][0] != "invalid"]
+    seen: set[tuple[str, str]] = set()
+    repeated = set()
+    for name in names:
+        if identity(name) in seen:
+            repeated.add(name)
+        seen.add(identity(name))
+    assert "Microsoft.Communication.SMSDeliveryReportReceived-restspecs-egschema.json" in repeated
     alert_file = tmp_path / "alerts.jsonl"
     records = replay(*(SAMPLES / n for n in names), alert_file=alert_file)
     outcomes = {Path(r["file"]).name: r["outcome"] for r in records}
-    assert (
-        outcomes["Microsoft.Communication.SMSDeliveryReportReceived-restspecs-egschema.json"]
-        == "duplicate"
-    )
+    assert {name for name, outcome in outcomes.items() if outcome == "duplicate"} == repeated
+    first_alerts = [n for n in names if n not in repeated and EXPECTED[n][1][0][0] == "alert"]
     alert_lines = alert_file.read_text().splitlines()
-    assert len(alert_lines) == sum(1 for r in records if r["alert"]) == 2
+    assert len(alert_lines) == sum(1 for r in records if r["alert"]) == len(first_alerts)
     assert {json.loads(line)["id"] for line in alert_lines} == {
         r["alert"]["id"] for r in records if r["alert"]
     }

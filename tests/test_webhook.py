@@ -290,7 +290,10 @@ def test_a_call_result_mid_batch_is_enriched_in_the_summary(
         call_result("c1", "PlayFailed", code=400, subcode=8536),
     ]
     replayed = make_runtime(sinks=[]).pipeline.run(parse_events(body), way_in="replay")
-    assert replayed.triages[1].record().match == "generic-subcode"
+    record = replayed.triages[1].record()
+    assert (record.match, record.source, record.family) == (
+        "action-exact", "action-play", "call-automation"
+    )
     make_runtime()
     summary = local_host.post("eventgrid", body).json()
     assert summary["categories"] == {"Success": 1, "ExpectedError": 1}

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.models import Match
+from catalog.models import Match, Retry
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.events.outcome import Outcome
 from handlers.masking import mask_personal_in
@@ -22,9 +22,11 @@ ALERT_TYPE = "acs-triage.alert.v1"
 # cases, so they are never masked. Every other text taken from the event is.
 CORRELATION_IDS = frozenset(
     {"id", "source", "callConnectionId", "serverCallId", "correlationId", "messageId", "groupId",
-     "roomId"}
+     "roomId", "jobId", "channelId", "queueId", "classificationPolicyId", "exceptionRuleId",
+     "ruleKey"}
 )
-AlertKind = Literal["error", "unknown-code", "invalid-event"]
+# "failure": a failure the event reports in words, with no code to look up (Job Router).
+AlertKind = Literal["error", "unknown-code", "failure", "invalid-event"]
 
 
 class SourceEvent(BaseModel):
@@ -41,19 +43,24 @@ class SourceEvent(BaseModel):
 
 
 class CatalogRef(BaseModel):
-    """The catalog entry that explained the code, the rule that found it, and its document."""
+    """The catalog entry that explained the code (or status), the rule that found it, the action
+    whose table was read first, and where the entry's words come from: a line of a seed document,
+    or a written table's data file and the public page behind it, with the date it was read."""
 
     model_config = ConfigDict(frozen=True)
 
     match: str
     source: str | None = None
+    action: str | None = None
     code: int | None = None
     subcode: int | None = None
+    status: str | None = None
     message: str | None = None
     category_source: str | None = None
     doc: str | None = None
     line: int | None = None
     url: str | None = None
+    read: str | None = None
     advice_from: str | None = None
 
 
@@ -84,11 +91,15 @@ class AlertData(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: AlertKind
+    family: str | None = None
     code: int | None = None
     subcode: int | None = None
+    status: str | None = None
     category: str | None = None
     message: str | None = None
     advice: str | None = None
+    # Can sending again succeed ("permanent", "transient", "unknown"), and why: the catalog's.
+    retry: Retry | None = None
     reason: str | None = None
     catalog: CatalogRef | None = None
     event: SourceEvent
@@ -122,13 +133,17 @@ def build_alert(
 ) -> Alert:
     """The alert for one event. What came from the event leaves masked (ids verbatim), and a
     non-finite number, which no model should have let through, leaves as null."""
+    explained = match is not None and match.rule != "none"
     data = AlertData(
         kind=kind,
+        family=outcome.family,
         code=outcome.code,
         subcode=outcome.subcode,
+        status=outcome.report_status,
         category=match.category.value if match and match.category else None,
         message=_leaving(outcome.message),
         advice=match.advice if match else None,
+        retry=match.retry if match and explained else None,
         reason=_leaving(outcome.reason or _reason(kind, outcome, match)),
         catalog=_catalog_ref(match),
         event=SourceEvent(
@@ -211,10 +226,19 @@ def _leaving(value: Any, key: str | None = None) -> Any:
 
 
 def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
-    if kind == "unknown-code" and outcome.code is None:
+    if kind == "failure":
+        return (
+            f"the event reports a failure ({outcome.family} events carry no code): its own "
+            "words are the message"
+        )
+    status = outcome.report_status
+    if kind == "unknown-code" and status is not None and (match is None or match.rule == "none"):
+        return f"the catalog does not know the status {status!r}"
+    if kind == "unknown-code" and outcome.code is None and status is None:
         return "the event reports a failure but carries no code"
     if kind == "unknown-code" and match is not None and match.rule != "none":
-        return f"the event reports a failure but its code {outcome.code} means success"
+        said = f"status {status!r}" if status is not None else f"code {outcome.code}"
+        return f"the event reports a failure but its {said} means success"
     if kind == "unknown-code":
         return "the catalog does not know this code"
     category = match.category.value if match and match.category else "listed"
@@ -226,16 +250,24 @@ def _catalog_ref(match: Match | None) -> CatalogRef | None:
         return None
     entry = match.entry
     if entry is None:
-        return CatalogRef(match=match.rule, message=match.message, advice_from=match.advice_from)
+        return CatalogRef(
+            match=match.rule,
+            action=match.action,
+            message=match.message,
+            advice_from=match.advice_from,
+        )
     return CatalogRef(
         match=match.rule,
         source=entry.source,
+        action=match.action,
         code=entry.code,
         subcode=entry.subcode,
+        status=entry.status,
         message=match.message,
         category_source=entry.category_source,
         doc=entry.doc,
         line=entry.line,
         url=entry.url,
+        read=entry.read,
         advice_from=match.advice_from,
     )

@@ -14,9 +14,10 @@ from handlers.settings import Settings
 class AlertPolicy:
     """Which outcomes deserve an alert (docs/alerts.md).
 
-    Unreadable events and unknown codes always alert; a known code alerts when its category is
-    listed; ``include`` / ``exclude`` hold ``(code, subcode)`` pairs, subcode None meaning any,
-    and override the category.
+    Unreadable events and unknown codes (or unknown statuses of a failed report) always alert; a
+    known code or status alerts when its category is listed; ``include`` / ``exclude`` hold
+    ``(code, subcode)`` pairs, subcode None meaning any, and override the category. A failure
+    of a family that carries no codes (Job Router) alerts as a ``failure``, with its reason.
     """
 
     categories: frozenset[Category]
@@ -36,6 +37,8 @@ class AlertPolicy:
             return "invalid-event"
         if outcome.status != "ok":
             return None
+        if not outcome.has_codes:
+            return "failure" if outcome.failed else None
         if outcome.code is not None:
             if self._listed(self.exclude, outcome):
                 return None
@@ -43,7 +46,8 @@ class AlertPolicy:
                 return "unknown-code" if match is None or match.rule == "none" else "error"
         if match is None or match.rule == "none":
             # No code at all is only news when the event reports a failure (Failed SMS,
-            # *Failed callback without resultInformation); an unknown code always is.
+            # *Failed callback without resultInformation, a failed email of a status the catalog
+            # lacks); an unknown code always is.
             return "unknown-code" if outcome.failed or outcome.code is not None else None
         if outcome.failed and match.category in (None, Category.SUCCESS):
             return "unknown-code"  # the event failed but its code says success: unexplained

@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from catalog.models import Domain
-from handlers.events.outcome import CodeOrigin, EventModel, Outcome, outcome_for, read_data
+from handlers.events.outcome import (
+    CodeOrigin,
+    EventModel,
+    Family,
+    Outcome,
+    outcome_for,
+    read_data,
+)
 from handlers.inbound.envelope import Envelope
 
 
@@ -51,6 +58,7 @@ def handle_call_event(envelope: Envelope) -> Outcome:
         envelope,
         "ok",
         domain=Domain.CALL_END,
+        family=Family.CALL_END,
         code=reason.code if reason else None,
         subcode=reason.sub_code if reason else None,
         code_origin=CodeOrigin.REASON if reason and reason.code is not None else None,

@@ -6,12 +6,23 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, ValidationError
 
 from catalog.models import Domain
 from handlers.inbound.envelope import Envelope
 
 HandlerStatus = Literal["ok", "ignored", "invalid"]
+
+
+class Family(StrEnum):
+    """The event families acs-triage reads (the router's table says which types are whose)."""
+
+    SMS_DELIVERY = "sms-delivery"
+    EMAIL_DELIVERY = "email-delivery"
+    ADVANCED_MESSAGING = "advanced-messaging"
+    CALL_AUTOMATION = "call-automation"
+    CALL_END = "call-end"
+    JOB_ROUTER = "job-router"
 
 
 class CodeOrigin(StrEnum):
@@ -22,6 +33,8 @@ class CodeOrigin(StrEnum):
     DELIVERY_STATUS = "deliveryStatus"
     RESULT_INFORMATION = "resultInformation"
     REASON = "reason"
+    STATUS = "status"  # an email report: looked up by its status word
+    CHANNEL_CODE = "error.channelCode"  # a WhatsApp delivery failure
 
 
 @dataclass(slots=True)
@@ -30,7 +43,9 @@ class Outcome:
 
     ``status`` is ``invalid`` when the event could not be read (``reason`` says why);
     ``ignored`` for event types acs-triage does not triage; otherwise ``ok``, with the
-    code and subcode (either may be None) that the catalog will explain.
+    code and subcode (either may be None), or the status word (``report_status``), that the
+    catalog will explain, and for a Call Automation action's event the ``action`` whose table
+    the catalog reads first. ``family`` names the family that read the event.
 
     Text fields (``subject``, ``message``, ``reason``, ``context``) hold the event's own words,
     phone numbers included: most events never leave the app, so they are masked where they
@@ -48,6 +63,13 @@ class Outcome:
     # True when the event itself reports a failure even if no code says so
     # (an SMS report with status Failed or failed segments).
     failed: bool = False
+    family: Family | None = None
+    # The status word a report is looked up by (email), where it has no code.
+    report_status: str | None = None
+    # The Call Automation action whose table explains this event's failures (catalog.ACTIONS).
+    action: str | None = None
+    # False for a family whose failures carry a reason but no code to look up (Job Router).
+    has_codes: bool = True
     message: str | None = None
     reason: str | None = None
     subject: str | None = None
@@ -113,6 +135,12 @@ def validation_reason(error: ValidationError, prefix: str = "data") -> str:
         parts.append(f"{where}: {issue['msg']}")
     more = error.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def spellings(camel: str) -> AliasChoices:
+    """The spellings published payloads use for a key (camelCase, PascalCase: .NET serializes
+    PascalCase, as ACS's own troubleshooting pages show) and the lower-cased one."""
+    return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
 
 
 def lower_keys(value: Any) -> Any:

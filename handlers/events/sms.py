@@ -26,23 +26,20 @@ from catalog.models import Domain
 from handlers.events.outcome import (
     CodeOrigin,
     EventModel,
+    Family,
     Outcome,
     invalid,
     lower_keys,
     outcome_for,
     validation_reason,
 )
+from handlers.events.outcome import spellings as _spellings
 from handlers.inbound.envelope import Envelope
 
 DELIVERED_CODE = 2000
 _LEADING_CODE = re.compile(r"\s*(\d{4})(?!\d)")
 _ANY_CODE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _SUCCESS_STATUSES = frozenset({"delivered", "success"})
-
-
-def _spellings(camel: str) -> AliasChoices:
-    """The spellings published payloads use (camelCase, PascalCase) and the lower-cased one."""
-    return AliasChoices(camel, camel[0].upper() + camel[1:], camel.lower())
 
 
 class DeliveryAttempt(EventModel):
@@ -143,6 +140,7 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         envelope,
         "ok",
         domain=Domain.SMS_DELIVERY,
+        family=Family.SMS_DELIVERY,
         code=code,
         code_origin=origin,
         failed=status_failed or failed_segments > 0,

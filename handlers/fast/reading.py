@@ -22,8 +22,9 @@ import msgspec
 
 from catalog.models import Match
 from handlers.errors import MalformedDelivery
+from handlers.events.outcome import Family as EventFamily
 from handlers.events.outcome import Outcome
-from handlers.events.router import EventReader
+from handlers.events.router import CALL_AUTOMATION_EVENTS, EventReader
 from handlers.fast import decode
 from handlers.inbound.envelope import (
     MAX_EVENTS_PER_DELIVERY,
@@ -42,7 +43,7 @@ from handlers.pipeline import (
     Triaged,
     record_key,
 )
-from handlers.records import EventRecord, Verdict, masked
+from handlers.records import EventRecord, Verdict, masked, retry_verdict
 
 ACS = "Microsoft.Communication."
 # Verdicts kept per process: values come from events, so anyone can send new ones; past this
@@ -77,26 +78,20 @@ def _call_event_key(_type: str, data: decode.CallEventData) -> Hashable:
     return ("call-end", reason and reason.code, reason and reason.subCode)
 
 
-SMS = Family("sms", decode.SMS, _sms_key)
-CALL_AUTOMATION = Family("call-automation", decode.CALL_AUTOMATION, _call_automation_key)
-CALL_EVENT = Family("call-end", decode.CALL_EVENT, _call_event_key)
-# The Call Automation events that carry a result, named one by one: a name the router might one
-# day send elsewhere (a Job Router "...Completed") is never taken for one here.
-CALL_AUTOMATION_NAMES = (
-    "CallDisconnected", "CreateCallFailed", "AnswerFailed", "ConnectFailed",
-    "AddParticipantFailed", "RemoveParticipantFailed", "MoveParticipantFailed",
-    "CancelAddParticipantFailed", "CallTransferFailed", "PlayFailed", "PlayCompleted",
-    "RecognizeFailed", "RecognizeCompleted", "ContinuousDtmfRecognitionToneFailed",
-    "SendDtmfTonesFailed", "SendDtmfTonesCompleted", "HoldFailed", "TranscriptionFailed",
-    "MediaStreamingFailed", "StartRecordingFailed",
-)
+# Named as the router names the families (a record says which family read its event).
+SMS = Family(EventFamily.SMS_DELIVERY, decode.SMS, _sms_key)
+CALL_AUTOMATION = Family(EventFamily.CALL_AUTOMATION, decode.CALL_AUTOMATION, _call_automation_key)
+CALL_EVENT = Family(EventFamily.CALL_END, decode.CALL_EVENT, _call_event_key)
 # Exact spellings only: the router matches types without regard to case, so another spelling is
-# read by the careful path, which is right whatever the case.
+# read by the careful path, which is right whatever the case. The Call Automation types are the
+# router's own list, named one by one: a name the router sends elsewhere (a Job Router
+# "...Failed") is never taken for one here. Email, WhatsApp and Job Router events have no typed
+# record: the careful path reads them.
 FAMILIES: dict[str, Family] = {
     f"{ACS}SMSDeliveryReportReceived": SMS,
     f"{ACS}CallEnded": CALL_EVENT,
     f"{ACS}CallParticipantRemoved": CALL_EVENT,
-    **{f"{ACS}{name}": CALL_AUTOMATION for name in CALL_AUTOMATION_NAMES},
+    **{f"{ACS}{name}": CALL_AUTOMATION for name in CALL_AUTOMATION_EVENTS},
 }
 
 
@@ -202,6 +197,7 @@ class OrdinaryTriage:
         return EventRecord(
             id=self.event.event_id,
             type=masked(self.event.event_type),
+            family=self.event.family.name,
             outcome=self.verdict,
             code=self.code,
             subcode=self.subcode,
@@ -210,6 +206,7 @@ class OrdinaryTriage:
             source=match.entry.source if match and match.entry else None,
             message=match.message if match else None,
             advice=match.advice if match else None,
+            retry=retry_verdict(match),
             reason=None,  # an ordinary outcome ("ok") has no reason
         )
 

@@ -251,7 +251,7 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
     out = sys.stderr
-    entries = len(runtime.pipeline.catalog.entries)
+    entries = len(runtime.pipeline.catalog.all_entries)
     print(f"acs-triage {__version__} on {base}  ({entries} catalog entries)", file=out)
     for route in server_routes(server):
         print(f"  {', '.join(route.methods):13} {base}/{route.route}", file=out)
