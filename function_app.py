@@ -2,7 +2,7 @@
 
 Event Grid and Call Automation both deliver over HTTP triggers (not the built-in Event Grid
 trigger) so that the app chooses its status codes, handles a batch in one invocation, and
-serves Call Automation callbacks too (delivery.md).
+serves Call Automation callbacks too (docs/delivery-protocol.md).
 """
 
 from __future__ import annotations

@@ -96,13 +96,23 @@ def measure_throughput(
     # function app pays them once per instance, not per delivery.
     first = next(workload.batches(1))
     warm_up = throughput.check_summary(*throughput.in_process(runtime)(first), first)
+    careful = throughput.bench_runtime(folder, fast_path=False)
+    second = next(workload.batches(1))
+    warm_up += throughput.check_summary(*throughput.in_process(careful)(second), second)
     peers.warm_up(first)
+    results.identical_batches = throughput.check_identical(folder, list(workload.batches(3_000)))
     fresh = list(workload.batches(events))
     with ExitStack() as stack:
         ways: list[throughput.Way] = []
         if parts & {"pipeline", "redelivery"}:
             deliver = throughput.in_process(runtime)
             ways.append(throughput.delivery_way("pipeline", "in process", deliver, fresh))
+            ways.append(
+                throughput.delivery_way(
+                    "careful", "in process, careful path only", throughput.in_process(careful),
+                    list(workload.batches(events)),
+                )
+            )
             if "redelivery" in parts:
                 ways.append(
                     throughput.delivery_way(

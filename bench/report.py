@@ -19,7 +19,7 @@ MAX_RATIO_TO_JSON_LOADS = 2.0  # a 1 MB batch, in process and over HTTP; redeliv
 AIM_RATIO_TO_JSON_LOADS = 1.5
 MAX_COLD_START_RATIO = 1.6  # to import azure.functions alone, every way it is measured
 MAX_LOAD_ERRORS = 0
-# The ways judged against the ratio goal; the peers are there for comparison only.
+# The ways judged against the ratio goal; the careful path and the peers are for comparison.
 JUDGED_WAYS = ("pipeline", "redelivery", "http")
 
 
@@ -28,6 +28,7 @@ class Results:
     """Whatever parts were measured (``--only``); a part not measured stays None (or empty)."""
 
     throughput: dict[str, ThroughputResult] = field(default_factory=dict)
+    identical_batches: int = 0  # batches answered alike by the fast and the careful path
     cold_start: ColdStart | None = None
     memory: PeakMemory | None = None
     load: LoadResult | None = None
@@ -50,6 +51,8 @@ def figures(results: Results) -> dict[str, Any]:
             events_per_batch=round(first.events / len(first.runs)),
             batch_bytes=round(first.bytes / len(first.runs)),
         )
+    if results.identical_batches:
+        out["identical_batches"] = results.identical_batches
     for name, run in results.throughput.items():
         low, high = run.ratio_range
         out.update(
@@ -119,6 +122,12 @@ def print_table(results: Results, out: TextIO) -> None:
     cpus = os.cpu_count() or 0
     print(f"acs-triage benchmark  (Python {platform.python_version()}, {cpus} CPUs)", file=out)
     _throughput(results.throughput, out)
+    if results.identical_batches:
+        print(
+            f"  answers and alerts identical to the careful path's on {results.identical_batches}"
+            " batches (each delivered twice)",
+            file=out,
+        )
     _cold_start(results.cold_start, out)
     _memory(results.memory, out)
     _load(results.load, out)

@@ -137,13 +137,34 @@ class Way:
     batches: Sequence[Batch]
 
 
-def bench_runtime(folder: Path, *, max_entries: int = 1_000_000) -> Runtime:
-    """The embedded defaults, as ``python -m handlers serve`` runs: file sink, memory dedupe."""
+def bench_runtime(
+    folder: Path, *, max_entries: int = 1_000_000, fast_path: bool = True,
+    alert_file: str = ALERT_FILE_NAME,
+) -> Runtime:
+    """The embedded defaults, as ``python -m handlers serve`` runs: file sink, memory dedupe.
+    ``fast_path`` off reads every body by the careful path (the app before issue 14)."""
     return Runtime.build(
         load_settings(callback_jwt_required=False),
-        sinks=[FileSink(folder / ALERT_FILE_NAME)],
+        sinks=[FileSink(folder / alert_file)],
         dedupe=MemoryDedupeStore(timedelta(hours=24), max_entries=max_entries),
+        fast_path=fast_path,
     )
+
+
+def check_identical(folder: Path, batches: Sequence[Batch]) -> int:
+    """Deliver the same batches, each twice, to a runtime with the fast path and to one without:
+    every answer and the alert file must be the same bytes. The number of batches compared."""
+    answers: list[list[tuple[int, bytes]]] = []
+    files: list[bytes] = []
+    for fast_path in (True, False):
+        name = f"identical-{'fast' if fast_path else 'careful'}.jsonl"
+        deliver = in_process(bench_runtime(folder, fast_path=fast_path, alert_file=name))
+        answers.append([deliver(batch) for batch in batches for _ in range(2)])
+        path = folder / name
+        files.append(path.read_bytes() if path.exists() else b"")
+    if answers[0] != answers[1] or files[0] != files[1]:
+        raise BenchError("the fast path's answers or alerts differ from the careful path's")
+    return len(batches)
 
 
 def check_summary(status: int, body: bytes, batch: Batch, expect: Expect = "fresh") -> int:

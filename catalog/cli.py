@@ -39,8 +39,9 @@ Usage::
     category_raw, category_source, category_reason, advice, retry, origin, doc, line, line_end,
     url, read, cell, advice_note).
 
-Exit status: 0 answered; 1 unknown code or status (the reason on standard error); 2 usage (a code
-that is not a decimal number, an unknown table or action); 3 the catalog's files do not load.
+Exit status: 0 answered; 1 unknown code or status (the reason on standard error; with ``--json``,
+also the JSON above with ``"known": false`` and a ``"reason"`` on standard output); 2 usage (a
+code that is not a decimal number, an unknown table or action); 3 the catalog's files do not load.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def _explain(args: argparse.Namespace, catalog: Catalog) -> int:
         explanation = catalog.explain(args.code, args.subcode, args.source, action=args.action)
         unknown = catalog.unknown_message(args.code, args.subcode, args.source)
     if not explanation.known:
+        if args.json:  # a program reading stdout gets JSON whatever the answer
+            _print_json({**explanation.to_json(), "reason": unknown}, sys.stdout)
         print(unknown, file=sys.stderr)
         return EXIT_UNKNOWN
     if args.json:
@@ -105,19 +108,29 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain = commands.add_parser(
-        "explain", help="what a code (and subcode) or a status means, what to do"
+        "explain",
+        help="what a code (and subcode) or a status means, what to do",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="TABLE, for --source, is one of:\n" + "\n".join(f"  {t}" for t in ALL_TABLE_IDS),
     )
     explain.add_argument("code", metavar="CODE", type=_number, nargs="?")
     explain.add_argument("subcode", metavar="SUBCODE", type=_number, nargs="?")
     which = explain.add_mutually_exclusive_group()
-    which.add_argument("--source", metavar="TABLE", choices=ALL_TABLE_IDS, help="one table only")
+    which.add_argument(
+        "--source",
+        metavar="TABLE",
+        choices=ALL_TABLE_IDS,
+        help="one table only (default: every table)",
+    )
     which.add_argument(
         "--action",
         choices=ACTIONS,
         help="the Call Automation action that failed (its table is read first)",
     )
     explain.add_argument("--status", help="a status word, such as an email report's 'Bounced'")
-    explain.add_argument("--json", action="store_true", help="JSON for a program")
+    explain.add_argument(
+        "--json", action="store_true", help="JSON for a program, an unknown code included"
+    )
     tables = commands.add_parser("tables", help="every table and where its facts come from")
     tables.add_argument("--json", action="store_true", help="JSON for a program")
     commands.add_parser("export", help="the whole catalog as one JSON array")

@@ -12,13 +12,14 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
     fast/      the fast path: one typed decode per body, a memoised verdict per ordinary event,
                the careful path (inbound, events) for anything odd; the pipeline triages both
+    records    what the 200 answer and ``replay`` say about each event
     runtime    the composition root: everything built from the settings, once per process
     tools/     the local host and the CLI: development and operator tooling, never deployed
 
 Shared by all: ``settings`` (the one settings model), ``errors`` (domain errors, no HTTP),
 ``logs`` (one JSON line per event), ``masking`` (personal data out of everything that leaves),
 ``deadlines`` (wall-clock limits on every outbound call and on a delivery).
-The layering is enforced by ``tests/test_layering.py``.
+The layering is enforced by ``tests/test_layering.py``; ``docs/architecture.md`` draws it.
 """
 
 __version__ = "0.2.0"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from catalog.lookup import Catalog
 from catalog.models import Match
@@ -39,10 +39,9 @@ from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
-from handlers.masking import mask_phones_in
+from handlers.records import EventRecord, Verdict
 from handlers.state.store import Claim, DedupeStore
 
-Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
 # How long a claim protects an event from a second sender. Longer than any attempt can take
 # (its deadline is well under Event Grid's 30 s), so a live holder never loses its claim; short
 # enough that the events of a crashed holder are handled on one of Event Grid's next retries.
@@ -52,31 +51,8 @@ CLAIM_LEASE = timedelta(seconds=60)
 DELIVERY_DEADLINE_SECONDS = 20.0
 
 
-def event_record(
-    event_id: str | None,
-    event_type: str | None,
-    *,
-    verdict: Verdict,
-    code: int | None,
-    subcode: int | None,
-    reason: str | None,
-    match: Match | None,
-) -> dict[str, Any]:
-    """One event's record in ``replay --json`` and in the summary, whichever path read it."""
-    return {
-        "id": event_id,
-        "type": _masked(event_type),
-        "outcome": verdict,
-        "code": code,
-        "subcode": subcode,
-        "category": match.category.value if match and match.category else None,
-        "match": match.rule if match else None,
-        "source": match.entry.source if match and match.entry else None,
-        "message": match.message if match else None,
-        "advice": match.advice if match else None,
-        # An unreadable event's reason quotes it.
-        "reason": _masked(reason),
-    }
+# The verdicts a 200's summary lists event by event; the others are only counted.
+NEEDS_ATTENTION: frozenset[str] = frozenset({"alert", "invalid", "duplicate", "in-progress"})
 
 
 class Triaged(Protocol):
@@ -95,7 +71,7 @@ class Triaged(Protocol):
     @property
     def outcome(self) -> Outcome: ...
 
-    def record(self, *, with_alert: bool) -> dict[str, Any]: ...
+    def record(self) -> EventRecord: ...
 
 
 @dataclass(slots=True)
@@ -107,23 +83,9 @@ class Triage:
     match: Match | None = None
     alert: Alert | None = None
 
-    def record(self, *, with_alert: bool) -> dict[str, Any]:
-        """The per-event record of ``replay --json`` (with the alert) and of the summary."""
-        outcome = self.outcome
-        record = event_record(
-            outcome.event_id,
-            outcome.event_type,
-            verdict=self.verdict,
-            code=outcome.code,
-            subcode=outcome.subcode,
-            reason=outcome.reason,
-            match=self.match,
-        )
-        if with_alert:
-            record["alert"] = self.alert.to_dict() if self.alert else None
-        elif self.alert:
-            record["alert_id"] = self.alert.id
-        return record
+    def record(self) -> EventRecord:
+        """What the 200 answer and ``replay`` say about this event."""
+        return EventRecord.of(self.outcome, self.verdict, self.match, self.alert)
 
 
 Decide = Callable[[Outcome, Envelope], Triage]
@@ -160,10 +122,6 @@ class CarefulEvent:
         return decide(self.reader.read(self.envelope), self.envelope)
 
 
-def _masked(text: str | None) -> str | None:
-    """Text from the event as the summary may show it (ids are shown verbatim)."""
-    return mask_phones_in(text) if text else text
-
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -188,12 +146,17 @@ class Delivery:
         )
 
     def summary(self) -> dict[str, Any]:
+        """The 200's answer: the tallies, and the records of the events that need attention
+        (alerted, unreadable, duplicate, held by another attempt); ``replay --json`` keeps
+        every record."""
         return {
             "received": len(self.triages),
             "outcomes": dict(self.counts),
             "categories": dict(self.categories),
             "alerts": len(self.alerts),
-            "events": [t.record(with_alert=False) for t in self.triages],
+            "events": [
+                t.record().to_summary() for t in self.triages if t.verdict in NEEDS_ATTENTION
+            ],
         }
 
 
@@ -365,6 +328,7 @@ class Pipeline:
             received=len(delivery.triages),
             outcomes=dict(delivery.counts),
             categories=dict(delivery.categories),
+            alerts=len(delivery.alerts),
             elapsed_ms=round(delivery.elapsed_ms, 2),
         )
         for alert in delivery.alerts:

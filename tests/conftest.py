@@ -14,6 +14,7 @@ import requests
 
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
+from handlers.logs import structured_fields
 from handlers.oncall.status import StatusSource
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
@@ -109,6 +110,11 @@ def local_host() -> Iterator[LocalHost]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def logged_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The app's structured log lines captured so far, as the dicts ``log_event`` was given."""
+    return [fields for record in caplog.records if (fields := structured_fields(record))]
 
 
 def load_sample(name: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.inbound.envelope import parse_events
 from tests.capture_server import CaptureServer
-from tests.conftest import LocalHost, RuntimeFactory, read_alerts
+from tests.conftest import LocalHost, RuntimeFactory, logged_events, read_alerts
 from tests.events import call_result, sms_report
 
 SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="
@@ -323,9 +322,7 @@ def test_one_log_line_per_delivery_and_per_alert_with_no_phone_number_or_secret(
         with pytest.raises(Exception, match="webhook"):
             runtime.pipeline.run(batch, way_in="test")
         runtime.pipeline.run(batch, way_in="test")
-    lines = [
-        json.loads(record.getMessage()) for record in caplog.records if record.name == "acs_triage"
-    ]
+    lines = logged_events(caplog)
     deliveries = [line for line in lines if line["event"] == "delivery"]
     alerts = [line for line in lines if line["event"] == "alert"]
     assert len(deliveries) == 1 and deliveries[0]["outcomes"] == {"alert": 2, "ok": 1}

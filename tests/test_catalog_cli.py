@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from catalog import get_catalog
+from catalog.models import ALL_TABLE_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -195,3 +196,23 @@ def test_export_prints_the_whole_catalog_as_one_json_array() -> None:
     assert {entry["origin"] for entry in exported} == {"transcribed", "written"}
     required = {"source", "code", "subcode", "message", "category", "category_source", "advice"}
     assert all(required | {"doc", "url", "line"} <= set(entry) for entry in exported)
+
+
+def test_an_unknown_code_with_json_still_prints_json() -> None:
+    result = run("explain", "1", "1", "--json")
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert (answer["known"], answer["meanings"]) == (False, [])
+    assert answer["query"] == {
+        "code": 1, "subcode": 1, "source": None, "action": None, "status": None
+    }
+    assert answer["reason"].startswith("code 1 with subcode 1 is unknown")
+
+
+def test_help_lists_the_tables_source_takes() -> None:
+    result = run("explain", "--help")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    listed = lines[lines.index("TABLE, for --source, is one of:") + 1 :]
+    assert [line.strip() for line in listed] == list(ALL_TABLE_IDS)
+    assert "(default: every table)" in result.stdout

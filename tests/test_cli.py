@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLES
-from tests.events import call_result
+from tests.events import call_result, sms_report
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY_FAILED = SAMPLES / "Microsoft.Communication.PlayFailed-javasdk-test.json"
@@ -110,7 +110,8 @@ def test_a_bad_setting_stops_the_cli_with_the_variable_named(tmp_path: Path) -> 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "handlers", "serve", "--port", "0"],
+        # As the README runs it: make serve ARGS="--port N -v" (-v after the command).
+        [sys.executable, "-m", "handlers", "serve", "--port", "0", "-v"],
         cwd=tmp_path,
         env=clean_env(PYTHONPATH=str(REPO)),
         stderr=subprocess.PIPE,
@@ -150,6 +151,28 @@ def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
     assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
 
 
+def test_replay_json_keeps_the_records_a_summary_leaves_out(tmp_path: Path) -> None:
+    """A 200's summary lists only the events that need attention; replay lists every one."""
+    body = tmp_path / "batch.json"
+    body.write_text(
+        json.dumps(
+            [
+                sms_report("ok-1"),
+                sms_report("alert-1", status="Failed", details="5000: failed"),
+                sms_report("ok-2", details="No error."),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("replay", str(body), "--json", ALERT_FILE=str(tmp_path / "a.jsonl"))
+    records = json.loads(result.stdout)
+    assert [(r["id"], r["outcome"], r["code"]) for r in records] == [
+        ("ok-1", "ok", 2000),
+        ("alert-1", "alert", 5000),
+        ("ok-2", "ok", 2000),
+    ]
+
+
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
@@ -162,3 +185,60 @@ def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
     assert "--port" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_serve_names_its_destinations_and_prints_a_line_per_delivery(
+    served: tuple[str, subprocess.Popen[str], list[str]],
+) -> None:
+    base, process, banner = served
+    assert "  alerts to      file alerts.jsonl" in banner
+    batch = [
+        call_result("y", "TranscriptionFailed", code=500, subcode=9999),
+        call_result("z", "PlayFailed", code=400, subcode=8536),
+    ]
+    for _ in range(2):
+        requests.post(f"{base}/callbacks", json=batch, timeout=10)
+    assert process.stderr is not None
+    lines: list[str] = []
+    for line in process.stderr:  # -v adds JSON lines; the delivery lines are the readable ones
+        if line.startswith("callbacks: "):
+            lines.append(line.rstrip())
+        if len(lines) == 2:
+            break
+    assert lines == [
+        "callbacks: 2 events in (1 alert, 1 ok) -> 1 alert out to file",
+        "callbacks: 2 events in (2 duplicate) -> nothing out",
+    ]
+
+
+def test_replaying_the_same_files_twice_appends_no_duplicate_alert(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run_cli("replay", str(CREATE_FAILED), str(PLAY_FAILED), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
+
+
+def test_replay_of_a_file_that_is_not_json_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    result = run_cli("replay", str(broken), "--json", ALERT_FILE=str(tmp_path / "a.jsonl"))
+    assert result.returncode == 1
+    [record] = json.loads(result.stdout)
+    assert record["outcome"] == "invalid" and "not valid JSON" in record["reason"]
+
+
+def test_replay_of_a_folder_reads_its_json_files_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "payloads"
+    folder.mkdir()
+    (folder / "b.json").write_bytes(PLAY_FAILED.read_bytes())
+    (folder / "a.json").write_bytes(CREATE_FAILED.read_bytes())
+    (folder / "notes.txt").write_text("not a payload", encoding="utf-8")
+    result = run_cli("replay", str(folder), "--json", ALERT_FILE=str(tmp_path / "a.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert [Path(r["file"]).name for r in json.loads(result.stdout)] == ["a.json", "b.json"]
+
+
+def test_help_shows_the_defaults() -> None:
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    assert "(default: 7071)" in result.stdout and "(default: 127.0.0.1)" in result.stdout

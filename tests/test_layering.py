@@ -35,12 +35,27 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
+    "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
     "oncall": frozenset({"handlers.alerting", "handlers.settings"}),
     "pipeline": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.state",
+            "handlers.records",
+            "catalog",
+        }
     ),
     "fast": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.pipeline", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.records",
+            "handlers.pipeline",
+            "catalog",
+        }
     ),
     "runtime": frozenset(
         {
@@ -49,6 +64,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "handlers.fast",
             "handlers.oncall",
@@ -62,6 +78,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.events",
             "handlers.alerting",
             "handlers.state",
+            "handlers.records",
             "handlers.pipeline",
             "handlers.runtime",
             "handlers.oncall",

@@ -80,6 +80,17 @@ def test_file_sink_appends_one_cloudevent_per_line_creating_parent_dirs(tmp_path
     assert [json.loads(line) for line in lines] == [a.to_dict() for a in ALERTS]
 
 
+def test_file_sink_never_appends_an_alert_the_file_already_holds(tmp_path: Path) -> None:
+    """A second process on the same file (replay run again, serve restarted) adds no copy."""
+    path = tmp_path / "alerts.jsonl"
+    path.write_text("a line that is not an alert\n", encoding="utf-8")
+    FileSink(path).send(ALERTS[:2])
+    FileSink(path).send(ALERTS)
+    FileSink(path).send([ALERTS[2], ALERTS[2]])
+    lines = path.read_bytes().splitlines()
+    assert lines == [b"a line that is not an alert", *(a.to_json() for a in ALERTS)]
+
+
 def test_file_sink_keeps_lines_whole_when_threads_send_at_once(tmp_path: Path) -> None:
     path = tmp_path / "alerts.jsonl"
     sink = FileSink(path)

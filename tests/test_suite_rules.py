@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -58,3 +59,12 @@ def test_bench_never_imports_the_tests() -> None:
         for path in sorted((REPO_ROOT / "bench").rglob("*.py"))
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_what_the_readme_examples_write_is_ignored_by_git() -> None:
+    """``catalog export > catalog.json`` and the alert file ``serve`` and ``replay`` write."""
+    for name in ("catalog.json", "alerts.jsonl"):
+        ignored = subprocess.run(
+            ["git", "check-ignore", "--quiet", name], cwd=REPO_ROOT, check=False
+        )
+        assert ignored.returncode == 0, f"{name} is not ignored by git"

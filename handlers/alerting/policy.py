@@ -12,7 +12,7 @@ from handlers.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
-    """Which outcomes deserve an alert (design.md "Alerts").
+    """Which outcomes deserve an alert (docs/alerts.md).
 
     Unreadable events and unknown codes always alert; a known code alerts when its category is
     listed; ``include`` / ``exclude`` hold ``(code, subcode)`` pairs, subcode None meaning any,

@@ -20,8 +20,9 @@ SUBSCRIPTION_DELETED = "microsoft.eventgrid.subscriptiondeletedevent"
 
 SMS_DELIVERY_REPORT = "smsdeliveryreportreceived"
 CALL_EVENTS = frozenset({"callended", "callparticipantremoved"})
-# The Call Automation events that carry a result (delivery.md); any other ACS event whose name
-# ends in Failed/Completed, or that carries resultInformation, is read the same way.
+# The Call Automation events that carry a result (docs/delivery-protocol.md); any other ACS
+# event whose name ends in Failed/Completed, or that carries resultInformation, is read the same
+# way.
 CALL_AUTOMATION_EVENTS = frozenset(
     name.lower()
     for name in (

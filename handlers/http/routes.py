@@ -75,7 +75,9 @@ def guarded(handle: Callable[[], Response]) -> Response:
         )
         return problem_answer(error)
     except Exception as error:
-        logging.getLogger("acs_triage").exception("unhandled error")
+        log_event(
+            "unhandled_error", level=logging.ERROR, exc_info=True, error=type(error).__name__
+        )
         return internal_error(error)
 
 

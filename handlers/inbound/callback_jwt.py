@@ -39,15 +39,13 @@ from jwt.exceptions import (
 )
 
 from handlers.errors import KeyIdNotYetKnown, SigningKeysUnavailable, TokenRejected
+from handlers.logs import log_event
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 REQUIRED_CLAIMS = ("exp", "iss", "aud")
 # Communication Services publishes a handful of RSA keys (a few KB); 64 KiB is ample room and
 # keeps a hostile or broken endpoint from making us read, parse and hold megabytes.
 MAX_KEY_SET_BYTES = 64 * 1024
-
-# Logged under the authenticator's name: operators filter on one logger for callback auth.
-logger = logging.getLogger("handlers.inbound.callback_auth")
 
 # Algorithm names we may repeat in a detail: our own constants, never free text from a token.
 _NAMEABLE_ALGORITHMS = frozenset(get_default_algorithms()) | {"none"}
@@ -206,9 +204,11 @@ class SigningKeys:
             key_set = KeySet(parse_key_set(body), fetched_at=self._clock())
         except KeySetFetchError as error:
             self._failed_at = self._clock()
-            logger.warning(
-                "callback signing keys could not be fetched",
-                extra={"jwks_url": self.uri, "error": str(error)},
+            log_event(
+                "signing_keys_unavailable",
+                level=logging.WARNING,
+                jwks_url=self.uri,
+                error=str(error),
             )
             return self._stale_or_unavailable(may_use_stale, self._retry_after)
         self._failed_at = None

@@ -25,9 +25,10 @@ from handlers import __version__
 from handlers.errors import TriageError
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
-from handlers.pipeline import Triaged
+from handlers.records import EventRecord, ReplayRecord
 from handlers.runtime import Runtime, get_runtime
 from handlers.settings import SettingsError
+from handlers.tools.console import DeliveryLines, destinations
 
 DEFAULT_ALERT_FILE = "alerts.jsonl"
 DEAD_LETTER_CONTAINER = "eventgrid-deadletter"
@@ -55,11 +56,7 @@ def apply_local_defaults(environ: MutableMapping[str, str], *, jwt_off: bool) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(message)s",
-    )
+    _log_to_stderr(verbose=args.verbose)
     try:
         if args.command == "serve":
             return serve(args.host, args.port, quiet=args.quiet, function_key=args.function_key)
@@ -75,20 +72,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _log_to_stderr(*, verbose: bool) -> None:
+    """Warnings always, every log line with ``-v``; each one JSON, as the app writes them."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m handlers", description=__doc__.split("\n")[0])
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m handlers", description=__doc__.split("\n")[0], formatter_class=defaults
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every delivery")
+    # -v is also taken after the command (``serve --port 8080 -v``); SUPPRESS keeps a -v given
+    # before the command from being reset by the command's own default.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log every line"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="serve the app's routes under /api locally")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=7071)
+    serve_cmd = commands.add_parser(
+        "serve", help="serve the app's routes under /api locally", parents=[verbose],
+        formatter_class=defaults,
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_cmd.add_argument("--port", type=int, default=7071, help="port (0: any free one)")
     serve_cmd.add_argument("--quiet", action="store_true", help="no access log")
     serve_cmd.add_argument(
         "--function-key",
         help="require this key (?code= or x-functions-key) on the routes Azure protects with one",
     )
-    replay_cmd = commands.add_parser("replay", help="run payload files through the pipeline")
-    replay_cmd.add_argument("files", nargs="+", metavar="FILE")
+    replay_cmd = commands.add_parser(
+        "replay", help="run payload files through the pipeline", parents=[verbose],
+        formatter_class=defaults,
+    )
+    replay_cmd.add_argument(
+        "files", nargs="+", metavar="PATH", help="a JSON payload file, or a folder of *.json"
+    )
     replay_cmd.add_argument("--json", action="store_true", help="one JSON array on stdout")
     _add_deadletter_parser(commands)
     doctor_cmd = commands.add_parser(
@@ -233,8 +255,15 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     print(f"acs-triage {__version__} on {base}  ({entries} catalog entries)", file=out)
     for route in server_routes(server):
         print(f"  {', '.join(route.methods):13} {base}/{route.route}", file=out)
+    in_use = destinations(runtime.settings)
+    print(f"  alerts to      {'; '.join(in_use) if in_use else 'nowhere'}", file=out)
     for note in notes:
         print(f"  note: {note}", file=out)
+    sink_names = [sink.name for sink in runtime.pipeline.sinks]
+    # One readable line per delivery, whatever -v says: the app's log records carry the data.
+    app_logger = logging.getLogger("acs_triage")
+    app_logger.setLevel(logging.INFO)
+    app_logger.addHandler(DeliveryLines(sink_names, out))
     print("Ctrl-C stops it.", file=out, flush=True)
     try:
         server.serve_forever()
@@ -246,19 +275,26 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
 
 
 def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) -> int:
-    """Run each file through the pipeline in one process; 1 if an alert destination failed."""
+    """Run each file (a folder: its ``*.json``) through the pipeline in one process.
+
+    1 when a file cannot be read or is not JSON, or an alert destination failed; 0 otherwise
+    (JSON that is not an event delivery is reported as the route would answer it).
+    """
     # Replay reads files, never callbacks: the JWT check has nothing to check here.
     notes = apply_local_defaults(os.environ, jwt_off=True)
     notes = [note for note in notes if "JWT" not in note]
     runtime = get_runtime()
-    records: list[dict[str, Any]] = []
+    records: list[ReplayRecord] = []
     failed = False
-    for path in files:
+    for path in payload_files(files):
         file_records, file_failed = _replay_file(path, runtime)
         records.extend(file_records)
         failed = failed or file_failed
     if as_json:
-        json.dump(records, out, ensure_ascii=False, indent=2, allow_nan=False)
+        json.dump(
+            [record.to_json() for record in records], out, ensure_ascii=False, indent=2,
+            allow_nan=False,
+        )
         out.write("\n")
     else:
         _print_table(records, out)
@@ -267,76 +303,67 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
     return 1 if failed else 0
 
 
-def _replay_file(path: Path, runtime: Runtime) -> tuple[list[dict[str, Any]], bool]:
+def payload_files(paths: Sequence[Path]) -> list[Path]:
+    """The paths as given, each folder replaced by its ``*.json`` files in name order."""
+    return [
+        found
+        for path in paths
+        for found in (sorted(path.glob("*.json")) if path.is_dir() else [path])
+    ]
+
+
+def _replay_file(path: Path, runtime: Runtime) -> tuple[list[ReplayRecord], bool]:
     try:
         body = path.read_bytes()
     except OSError as error:
-        return [_file_problem(path, f"cannot read: {error.strerror}")], True
+        return [ReplayRecord.unreadable(str(path), f"cannot read: {error.strerror}")], True
+    is_json = False
     try:
-        envelopes = parse_events(decode_body(body))
-        delivery = runtime.pipeline.run(envelopes, way_in=f"replay:{path.name}")
+        payload = decode_body(body)
+        is_json = True
+        delivery = runtime.pipeline.run(parse_events(payload), way_in=f"replay:{path.name}")
     except TriageError as error:
-        # What the route would answer with a 4xx/503: no event of this file was handled.
+        # What the route would answer with a 4xx/503: no event of this file was handled. JSON
+        # that is not an event delivery is reported as the route would answer it; a file that
+        # is not JSON at all, or a destination or store that failed (503), fails the replay.
         problem = problem_of(error)
         status = problem.status if problem else 500
-        return [_file_problem(path, f"{status}: {error.detail}")], status >= 500
-    return [_record(t, path) for t in delivery.triages], False
+        failed = not is_json or status >= 500
+        return [ReplayRecord.unreadable(str(path), f"{status}: {error.detail}")], failed
+    return [ReplayRecord(t.record(), str(path)) for t in delivery.triages], False
 
 
-def _record(triage: Triaged, path: Path) -> dict[str, Any]:
-    return {**triage.record(with_alert=True), "file": str(path)}
-
-
-def _file_problem(path: Path, reason: str) -> dict[str, Any]:
-    return {
-        "id": None,
-        "type": None,
-        "outcome": "invalid",
-        "code": None,
-        "subcode": None,
-        "category": None,
-        "match": None,
-        "source": None,
-        "advice": None,
-        "reason": reason,
-        "alert": None,
-        "file": str(path),
-    }
-
-
-def _print_table(records: Sequence[dict[str, Any]], out: TextIO) -> None:
+def _print_table(records: Sequence[ReplayRecord], out: TextIO) -> None:
     """One block per file, one aligned line per event, then the totals."""
-    rows = [_row(record) for record in records]
+    rows = [_row(record.event) for record in records]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
     current_file = None
     for record, row in zip(records, rows, strict=True):
-        if record["file"] != current_file:
-            current_file = record["file"]
-            print(
-                f"{'' if current_file == records[0]['file'] else chr(10)}{current_file}", file=out
-            )
+        if record.file != current_file:
+            current_file = record.file
+            print(f"{'' if current_file == records[0].file else chr(10)}{current_file}", file=out)
         cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         print(f"  {cells}  {row[4]}".rstrip(), file=out)
-    counts = Counter(record["outcome"] for record in records)
-    alerts = sum(1 for record in records if record["alert"])
+    counts = Counter(record.event.outcome for record in records)
+    alerts = sum(1 for record in records if record.event.alert)
     summary = ", ".join(f"{n} {name}" for name, n in counts.most_common())
     print(f"\n{len(records)} event(s): {summary}; {alerts} alert(s) sent", file=out)
 
 
-def _row(record: dict[str, Any]) -> list[str]:
+def _row(record: EventRecord) -> list[str]:
     """outcome, type, code/subcode, category, then what to know about it."""
-    event_type = (record["type"] or "-").removeprefix("Microsoft.Communication.")
-    code = "-" if record["code"] is None else str(record["code"])
-    if record["subcode"] is not None:
-        code += f"/{record['subcode']}"
-    if record["alert"]:
-        data = record["alert"]["data"]
-        detail = f"alert {record['alert']['id'][:8]} ({data['kind']}): {data['reason']}"
-    elif record["outcome"] == "duplicate":
+    event_type = (record.type or "-").removeprefix("Microsoft.Communication.")
+    code = "-" if record.code is None else str(record.code)
+    if record.subcode is not None:
+        code += f"/{record.subcode}"
+    if record.alert:
+        data = record.alert.data
+        detail = f"alert {record.alert.id[:8]} ({data.kind}): {data.reason}"
+    elif record.outcome == "duplicate":
         detail = "already handled: no second alert"
     else:
-        detail = record.get("message") or record["reason"] or ""
-    category = record["category"] or "-"
-    if record["match"]:
-        category += f" ({record['match']})"
-    return [record["outcome"], event_type, code, category, detail]
+        detail = record.message or record.reason or ""
+    category = record.category or "-"
+    if record.match:
+        category += f" ({record.match})"
+    return [record.outcome, event_type, code, category, detail]
