@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: serve tools test soak lint bench clean
+.PHONY: serve tools test soak lint bench clean chromium
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,16 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.dev node_modules/.installed .venv-scan/.installed lint
+# The status page's tests drive Debian's headless chromium; installed here when missing (as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make test needs chromium (Debian: sudo apt-get install chromium)" >&2; exit 1; \
+	  fi; }
+
+test: $(VENV)/.dev node_modules/.installed .venv-scan/.installed chromium lint
 	$(PY) -m pytest $(ARGS)
 
 # 100,000 events through the local host (about 15 s); CI runs it after `make test`.

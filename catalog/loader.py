@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,9 +53,11 @@ from catalog.models import (
     TABLE_IDS,
     WRITTEN_TABLE_IDS,
     Category,
+    CategoryOverride,
     CategorySource,
     Entry,
     IrregularitiesFile,
+    Retry,
     Row,
     Source,
     Table,
@@ -156,25 +158,44 @@ def load_catalog(
     *,
     require_all: bool = True,
     written_dir: Path | None = WRITTEN_DIR,
+    validate: bool = True,
 ) -> Catalog:
     """Every table of ``data_dir`` and ``written_dir``, validated, with categories and retry
     verdicts settled and advice notes attached.
 
     ``require_all``: every table of TABLE_IDS and WRITTEN_TABLE_IDS must have its file (the app's
     catalog); off, the files present are loaded (tests of a single table).
+
+    ``validate`` off reads the files as they are, without building or running the file format's
+    validation: the app's own cold start (:func:`catalog.get_catalog`), for the files shipped
+    with it, which the tests load validated (``tests/test_catalog_loader.py`` pins that both
+    ways give the same catalog). The rules that settle categories and retry verdicts, and the
+    checks of written rows' keys and sources, run either way; the places of the irregularities
+    record are checked only when validating.
     """
     problems: list[Problem] = []
-    files = _read_files(data_dir, TableFile, TABLE_IDS, problems)
+    files = _read_files(
+        data_dir, TableFile, TABLE_IDS, problems, None if validate else _constructed_table_file
+    )
     written = (
-        _read_files(written_dir, WrittenTableFile, WRITTEN_TABLE_IDS, problems)
+        _read_files(
+            written_dir,
+            WrittenTableFile,
+            WRITTEN_TABLE_IDS,
+            problems,
+            None if validate else _constructed_written_file,
+        )
         if written_dir
         else {}
     )
     if require_all:
         problems.extend(_missing(data_dir, TABLE_IDS, files))
         problems.extend(_missing(written_dir or data_dir, WRITTEN_TABLE_IDS, written))
-    record = _read_record(irregularities, problems) if irregularities else None
-    notes = _advice_notes(record)
+    record = _read_record(irregularities, problems) if irregularities and validate else None
+    if validate or irregularities is None:
+        notes = _advice_notes(record)
+    else:
+        notes = _advice_notes_as_written(irregularities)
     entries = list(_entries(files, notes, problems))
     written_entries = list(_written_entries(written, problems))
     noted = {(e.source, e.code, e.subcode) for e in entries}
@@ -209,17 +230,18 @@ TableFileT = TypeVar("TableFileT", TableFile, WrittenTableFile)
 
 
 def _read_files(
-    directory: Path, model: type[TableFileT], order: tuple[str, ...], problems: list[Problem]
+    directory: Path,
+    model: type[TableFileT],
+    order: tuple[str, ...],
+    problems: list[Problem],
+    construct: Callable[[Path], TableFileT] | None = None,
 ) -> dict[str, tuple[TableFileT, Path]]:
-    """Every data file of ``directory`` that validates and names the table of its file name, in
-    ``order``; the problems of the others."""
+    """Every data file of ``directory`` that validates (or, given ``construct``, is built as it is
+    written) and names the table of its file name, in ``order``; the problems of the others."""
     files: dict[str, tuple[TableFileT, Path]] = {}
     for path in sorted(directory.glob("*.json")):
-        text = path.read_bytes()
-        try:
-            table_file = model.model_validate_json(text)
-        except ValidationError as err:
-            problems.extend(_problems_of(path, text, err))
+        table_file = construct(path) if construct else _validated(path, model, problems)
+        if table_file is None:
             continue
         if table_file.table != path.stem:
             problems.append(
@@ -228,6 +250,57 @@ def _read_files(
             continue
         files[table_file.table] = (table_file, path)
     return dict(sorted(files.items(), key=lambda item: order.index(item[0])))
+
+
+def _validated(path: Path, model: type[TableFileT], problems: list[Problem]) -> TableFileT | None:
+    text = path.read_bytes()
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as err:
+        problems.extend(_problems_of(path, text, err))
+        return None
+
+
+def _constructed_table_file(path: Path) -> TableFile:
+    """A data file built as it is written, without validation (see ``load_catalog``)."""
+    raw = json.loads(path.read_bytes())
+    fields = {**raw, "columns": tuple(raw["columns"])}
+    fields["rows"] = tuple(_constructed_row(row) for row in raw["rows"])
+    return TableFile.model_construct(**fields)
+
+
+def _constructed_row(raw: dict[str, Any]) -> Row:
+    override = raw.get("category_override")
+    if override is not None:
+        override = CategoryOverride.model_construct(
+            category=Category(override["category"]), reason=override["reason"]
+        )
+    return Row.model_construct(**{**raw, "category_override": override})
+
+
+def _constructed_written_file(path: Path) -> WrittenTableFile:
+    """A written table built as it is written, without validation (see ``load_catalog``)."""
+    raw = json.loads(path.read_bytes())
+    return WrittenTableFile.model_construct(
+        **{
+            **raw,
+            "columns": tuple(raw["columns"]),
+            "sources": tuple(Source.model_construct(**source) for source in raw["sources"]),
+            "events": tuple(raw.get("events", ())),
+            "rows": tuple(_constructed_written_row(row) for row in raw["rows"]),
+        }
+    )
+
+
+def _constructed_written_row(raw: dict[str, Any]) -> WrittenRow:
+    return WrittenRow.model_construct(
+        **{
+            **raw,
+            "category": Category(raw["category"]),
+            "retry": Retry.model_construct(**raw["retry"]),
+            "sources": tuple(raw["sources"]),
+        }
+    )
 
 
 def _problems_of(path: Path, text: bytes, err: ValidationError) -> Iterator[Problem]:
@@ -314,6 +387,16 @@ def _advice_notes(
         for note in irregularity.advice_notes:
             notes[(note.table, note.code, note.subcode)] = note.note
     return notes
+
+
+def _advice_notes_as_written(path: Path) -> dict[tuple[str, int | None, int | None], str]:
+    """The advice notes read without validation (see ``load_catalog``)."""
+    record = json.loads(path.read_bytes())
+    return {
+        (note["table"], note["code"], note["subcode"]): note["note"]
+        for irregularity in record["irregularities"]
+        for note in irregularity.get("advice_notes", ())
+    }
 
 
 def _unplaced(

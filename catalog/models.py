@@ -282,10 +282,16 @@ class Match(BaseModel):
         }
 
 
+# The data files' format (Table, TableFile, Row, …, WrittenTableFile, IrregularitiesFile) builds
+# its validation schemas only when a file is validated (the tests, a catalog being edited):
+# ``defer_build``. The app's cold start reads the shipped files without them
+# (``catalog.loader.load_catalog``).
+
+
 class Source(BaseModel):
     """A public page a written table took its facts from, and when it was read."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     title: str = Field(min_length=1)
@@ -304,7 +310,7 @@ class Table(BaseModel):
     the events whose failures they explain.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     table: str = Field(description="one of ALL_TABLE_IDS")
     title: str = Field(min_length=1)
@@ -323,7 +329,7 @@ class Table(BaseModel):
 class CategoryOverride(BaseModel):
     """A category the catalog sets against the derivation rules, because the row's text says so."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     category: Category
     reason: str = Field(min_length=1)
@@ -332,7 +338,7 @@ class CategoryOverride(BaseModel):
 class Row(BaseModel):
     """One row of a table as the data file holds it: the document's text, never bent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     line: int = Field(ge=1)
     line_end: int = Field(ge=1)
@@ -364,7 +370,7 @@ class Row(BaseModel):
 class TableFile(BaseModel):
     """One data file: a transcribed table and all its rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: TableId
     title: str = Field(min_length=1)
@@ -374,7 +380,9 @@ class TableFile(BaseModel):
     rows: tuple[Row, ...] = Field(min_length=1)
 
     def as_table(self) -> Table:
-        return Table(
+        # Built, not validated: the file's fields are the table's, already checked (or, at a cold
+        # start, read as shipped).
+        return Table.model_construct(
             table=self.table, title=self.title, doc=self.doc, url=self.url, columns=self.columns
         )
 
@@ -386,7 +394,7 @@ class WrittenRow(BaseModel):
     """One row of a written table: the catalog's own words, its category and retry verdict with
     their reasons, and the source its facts come from. Keyed by code (and subcode), or by status."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     code: int | None = Field(default=None, ge=0)
     subcode: int | None = Field(default=None, ge=0)
@@ -411,7 +419,7 @@ class WrittenRow(BaseModel):
 class WrittenTableFile(BaseModel):
     """One written table: where its facts come from, and its rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: WrittenTableId
     title: str = Field(min_length=1)
@@ -422,7 +430,7 @@ class WrittenTableFile(BaseModel):
     rows: tuple[WrittenRow, ...] = Field(min_length=1)
 
     def as_table(self) -> Table:
-        return Table(
+        return Table.model_construct(
             table=self.table,
             title=self.title,
             origin="written",
@@ -440,7 +448,7 @@ class WrittenTableFile(BaseModel):
 class Place(BaseModel):
     """Where in a document an irregularity stands."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     doc: str = Field(min_length=1)
     lines: tuple[int, ...] = Field(min_length=1)
@@ -450,7 +458,7 @@ class Place(BaseModel):
 class AdviceNote(BaseModel):
     """The catalog's own note, appended to the advice of one entry."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: TableId
     code: int | None
@@ -461,7 +469,7 @@ class AdviceNote(BaseModel):
 class Irregularity(BaseModel):
     """Something a document does that a reader would not expect, and what the catalog does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     places: tuple[Place, ...] = Field(min_length=1)
@@ -473,7 +481,7 @@ class Irregularity(BaseModel):
 class EntryPlace(BaseModel):
     """An entry of a written table, or of any table a written one disagrees with."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     table: str = Field(min_length=1, description="one of ALL_TABLE_IDS")
     code: int | None = None
@@ -492,7 +500,7 @@ class WrittenIrregularity(BaseModel):
     """Where the public pages behind a written table disagree with each other or with the seed
     tables (the same subcode meaning two things, say), and what the catalog does."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     places: tuple[EntryPlace, ...] = Field(min_length=1)
@@ -501,7 +509,7 @@ class WrittenIrregularity(BaseModel):
 
 
 class IrregularitiesFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     description: str
     irregularities: tuple[Irregularity, ...]

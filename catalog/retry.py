@@ -186,7 +186,9 @@ def retry_of(message: str, advice: str | None, category: Category | None) -> Ret
         for rule in RULES:
             found = rule.phrases.search(text)
             if found:
-                return Retry(
+                # Built, not validated: the values are the rule's own (and a cold start builds one
+                # for each of the catalog's rows).
+                return Retry.model_construct(
                     verdict=rule.verdict,
                     reason=rule.reason(found.group(0), where),
                     rule=rule.name,

@@ -37,8 +37,9 @@ _ENOUGH_DIGITS = re.compile(rf"\d(?:\D*\d){{{MIN_PHONE_DIGITS - 1}}}")
 # ('…-9e2641433687'): subjects such as 'calling/callConnections/<guid>' keep their ids whole.
 _GUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # A bare run of 7 to 15 digits (E.164 allows 15) not part of a longer run; an 18-digit id is not
-# a phone number, a word before it (``to``, ``msisdn_``) does not hide one.
-_DIGIT_RUN = re.compile(r"(?<![\d+])\+?\d{7,15}(?!\d)")
+# a phone number, a word before it (``to``, ``msisdn_``) does not hide one, and the fraction of a
+# decimal number is not one either (Event Grid times carry seven: ``10:00:00.2855749Z``).
+_DIGIT_RUN = re.compile(r"(?<![\d+])(?<!\d\.)\+?\d{7,15}(?!\d)")
 
 
 def mask_phone(value: str) -> str:
@@ -99,11 +100,18 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
     parts = []
     last = 0
     for start, end in spans:
+        if _is_fraction(text, start):  # the library takes seven decimals for a local number
+            continue
         parts.append(text[last:start])
         parts.append(mask_phone(text[start:end]))
         last = end
     parts.append(text[last:])
     return "".join(parts)
+
+
+def _is_fraction(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` follow a decimal point (``10:00:00.2855749``)."""
+    return start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()
 
 
 def _mask_match(match: re.Match[str]) -> str:

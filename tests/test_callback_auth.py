@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -11,12 +12,15 @@ from typing import Any
 
 import pytest
 
+from handlers.deadlines import delivery_deadline
 from handlers.errors import KeyIdNotYetKnown, SigningKeysUnavailable
 from handlers.errors import TokenRejected as Unauthorized
-from handlers.http.messages import PROBLEM_JSON
+from handlers.http.messages import PROBLEM_JSON, Headers, Request
 from handlers.http.problems import problem_answer
+from handlers.http.routes import callbacks
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.settings import load_settings
+from tests.conftest import RuntimeFactory
 from tests.jwks import (
     TEST_AUDIENCE,
     TEST_ISSUER,
@@ -318,6 +322,33 @@ def test_a_jwks_that_drips_a_byte_a_second_is_cut_off_at_the_deadline(
         authenticator = build_authenticator(server.url, fetch_deadline_seconds=DEADLINE_SECONDS)
         _assert_keys_unavailable(authenticator, signing_key)
         assert server.complete == 0
+
+
+def test_the_key_fetch_ends_with_the_deliverys_own_deadline(signing_key: RsaKeyPair) -> None:
+    with RawJwksServer.answering(_jwks_body(signing_key), drip="body", interval=1.0) as server:
+        authenticator = build_authenticator(server.url, fetch_deadline_seconds=600)
+        with delivery_deadline(DEADLINE_SECONDS):
+            _assert_keys_unavailable(authenticator, signing_key)
+        assert server.complete == 0
+
+
+def test_a_callback_is_answered_within_its_delivery_budget_whatever_the_jwks_does(
+    make_runtime: RuntimeFactory, signing_key: RsaKeyPair
+) -> None:
+    with RawJwksServer.answering(_jwks_body(signing_key), drip="head", interval=1.0) as server:
+        # A key fetch with no limit of its own: only the route's one budget can end it.
+        runtime = dataclasses.replace(
+            make_runtime(),
+            authenticator=build_authenticator(server.url, fetch_deadline_seconds=3600),
+        )
+        runtime.pipeline.deadline_seconds = DEADLINE_SECONDS
+        answer = callbacks(
+            Request("POST", b"[]", Headers({"Authorization": bearer(mint_token(signing_key))})),
+            runtime,
+        )
+        assert answer.status == 503
+        assert json.loads(answer.body)["detail"].startswith("signing keys unavailable")
+        assert server.sent < len(server.head)
 
 
 @pytest.mark.parametrize("length", [True, False], ids=["declared", "undeclared"])

@@ -63,7 +63,7 @@ def test_play_400_8535_gets_advice_about_the_file(catalog: Catalog) -> None:
     assert match.advice is not None
     assert "WAV" in match.advice
     assert "16 kHz" in match.advice
-    assert match.category == Category.UNEXPECTED_CLIENT_ERROR
+    assert match.category == Category.EXPECTED_ERROR  # a 4xx the application fixes, as before
     assert match.retry.verdict == "permanent"
 
 

@@ -91,7 +91,7 @@ def test_a_person_sees_every_meaning_of_an_ambiguous_code_numbered() -> None:
         (("410", "3100"), "exact", "call-end:410/3100", "UnexpectedClientError"),
         (("503", "560503"), "exact", "pstn:503/560503", "UnexpectedServerError"),
         (("400", "8553"), "generic-subcode", "generic-subcodes:-/8553", "ExpectedError"),
-        (("487", "10004"), "exact", "call-end:487/10004", "ExpectedError"),
+        (("487", "10004", "--source", "call-end"), "exact", "call-end:487/10004", "ExpectedError"),
         (("4007", "--source", "sms-delivery"), "exact", "sms-delivery:4007/-", "ExpectedError"),
         (("4007",), "exact", "sms-delivery:4007/-", "ExpectedError"),
         (("1002",), "exact", "8x8-api:1002/-", "ExpectedError"),

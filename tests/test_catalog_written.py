@@ -22,6 +22,7 @@ from catalog.models import (
     Domain,
     Entry,
     IrregularitiesFile,
+    code_class,
 )
 from tests.test_catalog_loader import Data, drop_row_field, set_row
 
@@ -91,6 +92,39 @@ def test_a_written_entry_names_the_lines_of_its_data_file_where_its_row_stands()
             found.subcode,
             found.status,
         )
+
+
+# Action rows whose category departs from ACS's category for the same pair, or from the code's
+# class, each with the words its reason gives for it (docs/catalog.md "Categories").
+CATEGORY_EXCEPTIONS = {
+    "action-play:408/8565": "Azure AI services",
+    "action-recognize:408/8565": "Azure AI services",
+    "action-recognize:500/8534": "the caller's input",
+    "action-transcription:500/8578": "WebSocket server",
+    "action-call-setup:401/71005": "token",
+    "action-call-setup:404/404": "support ticket",
+    "action-call-setup:487/540487": "no success",
+}
+
+
+def test_an_action_row_takes_acs_category_for_its_pair_else_its_code_class() -> None:
+    catalog = get_catalog()
+    documented: dict[tuple[int | None, int | None], Category | None] = {
+        (e.code, e.subcode): e.category
+        for e in catalog.entries
+        if e.category_source == "document" and e.code is not None and e.subcode is not None
+    }
+    departures = {}
+    for found in catalog.written:
+        if not found.source.startswith("action-") or found.code is None:
+            continue
+        by_class = code_class(found.code)
+        expected = documented.get((found.code, found.subcode), by_class[0] if by_class else None)
+        if found.category != expected:
+            departures[found.key] = found.category_reason or ""
+    assert sorted(departures) == sorted(CATEGORY_EXCEPTIONS)
+    for key, words in CATEGORY_EXCEPTIONS.items():
+        assert words in departures[key], key
 
 
 def test_no_written_message_copies_a_transcribed_one() -> None:

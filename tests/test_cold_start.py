@@ -18,12 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 PROBE = """
 import json, sys
 import function_app
+from catalog.models import Row, TableFile, IrregularitiesFile, WrittenRow, WrittenTableFile
 from handlers.events.sms import SmsDeliveryReport
 from handlers.events.call_automation import CallAutomationData
 print(json.dumps({
     "modules": sorted(m for m in ("pydantic_settings", "dotenv", "jwt", "azure.core")
                       if m in sys.modules),
-    "built": sorted(model.__name__ for model in (SmsDeliveryReport, CallAutomationData)
+    "built": sorted(model.__name__ for model in (Row, TableFile, IrregularitiesFile, WrittenRow,
+                    WrittenTableFile, SmsDeliveryReport, CallAutomationData)
                     if model.__pydantic_complete__),
 }))
 """

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
+from azure.core.credentials import AccessToken
+from azure.data.tables import TableClient, TableServiceClient
 
 from handlers.errors import StateUnavailable as DedupeUnavailable
 from handlers.runtime import build_dedupe_store
@@ -160,16 +161,20 @@ class UtcClock:
         return self.now
 
 
-def table_store(azurite: Azurite, **options: Any) -> TableDedupeStore:
+def new_table_name() -> str:
+    return f"dedupe{next(_table_numbers)}"
+
+
+def table_store(azurite: Azurite, name: str | None = None, **options: Any) -> TableDedupeStore:
     options.setdefault("purge_interval", None)
     return TableDedupeStore.from_connection_string(
-        azurite.connection_string, f"dedupe{next(_table_numbers)}", window=WINDOW, **options
+        azurite.connection_string, name or new_table_name(), window=WINDOW, **options
     )
 
 
-def rows_in(azurite: Azurite, store: TableDedupeStore) -> int:
+def rows_in(azurite: Azurite, table_name: str) -> int:
     service = TableServiceClient.from_connection_string(azurite.connection_string)
-    return len(list(service.get_table_client(store._table_name).list_entities()))
+    return len(list(service.get_table_client(table_name).list_entities()))
 
 
 @pytest.mark.azurite
@@ -187,11 +192,10 @@ def test_table_store_sees_what_it_remembered_and_nothing_else(shared_azurite: Az
 
 @pytest.mark.azurite
 def test_table_store_shares_its_table_between_instances(shared_azurite: Azurite) -> None:
-    first = table_store(shared_azurite)
+    name = new_table_name()
+    first = table_store(shared_azurite, name)
     first.remember(["event:shared"])
-    second = TableDedupeStore.from_connection_string(
-        shared_azurite.connection_string, first._table_name, window=WINDOW, purge_interval=None
-    )
+    second = table_store(shared_azurite, name)
     assert second.seen(["event:shared"]) == {"event:shared"}
 
 
@@ -219,70 +223,74 @@ def keys_in_one_partition(count: int) -> list[str]:
     return list(itertools.islice((k for k in keys if partition_key(k) == "0"), count))
 
 
-class Spy:
-    """Counts calls of one bound method and what they were given; still calls it."""
+def spy_on_sdk(monkeypatch: pytest.MonkeyPatch, method: str) -> list[tuple[Any, ...]]:
+    """The arguments of every call of azure-data-tables' ``TableClient.<method>`` (the edge of
+    the world: what the store asks of Azure), each call still made."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(TableClient, method)
 
-    def __init__(self, target: Any, method: str) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        original = getattr(target, method)
+    def spy(client: TableClient, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return original(client, *args, **kwargs)
 
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(args)
-            return original(*args, **kwargs)
-
-        setattr(target, method, spy)
+    monkeypatch.setattr(TableClient, method, spy)
+    return calls
 
 
 @pytest.mark.azurite
 def test_table_store_remembers_more_keys_than_one_transaction_holds(
-    shared_azurite: Azurite,
+    shared_azurite: Azurite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = table_store(shared_azurite)
     crowded = keys_in_one_partition(250)  # one partition: transactions of 100 at most
     spread = [f"event:{n}" for n in range(300)]
     store.seen(["event:create-the-table"])
-    transactions = Spy(store._table, "submit_transaction")
+    transactions = spy_on_sdk(monkeypatch, "submit_transaction")
     store.remember(crowded + spread)
     assert store.seen(crowded + spread + ["event:other"]) == set(crowded + spread)
-    assert max(len(call[0]) for call in transactions.calls) == TRANSACTION_MAX_OPERATIONS
+    assert max(len(call[0]) for call in transactions) == TRANSACTION_MAX_OPERATIONS
 
 
 @pytest.mark.azurite
-def test_table_store_queries_stay_within_fifteen_comparisons(shared_azurite: Azurite) -> None:
+def test_table_store_queries_stay_within_fifteen_comparisons(
+    shared_azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = table_store(shared_azurite)
     crowded = keys_in_one_partition(40)
     store.remember(crowded)
-    queries = Spy(store._table, "query_entities")
+    queries = spy_on_sdk(monkeypatch, "query_entities")
     assert store.seen(crowded) == set(crowded)
-    comparisons = [call[0].count(" eq ") for call in queries.calls]
-    assert len(queries.calls) == 3
+    comparisons = [call[0].count(" eq ") for call in queries]
+    assert len(queries) == 3
     assert max(comparisons) == 1 + QUERY_MAX_ROW_KEYS
 
 
 @pytest.mark.azurite
 def test_table_store_purges_expired_rows_only(shared_azurite: Azurite) -> None:
     clock = UtcClock()
-    store = table_store(shared_azurite, now=clock)
+    name = new_table_name()
+    store = table_store(shared_azurite, name, now=clock)
     store.remember([f"event:old:{n}" for n in range(150)])
     clock.now += WINDOW + timedelta(seconds=1)
     store.remember(["event:fresh"])
     assert store.purge_expired(limit=100) == 100
     assert store.purge_expired() == 50
     assert store.purge_expired() == 0
-    assert rows_in(shared_azurite, store) == 1
+    assert rows_in(shared_azurite, name) == 1
     assert store.seen(["event:fresh"]) == {"event:fresh"}
 
 
 @pytest.mark.azurite
 def test_table_store_purges_in_the_background_when_due(shared_azurite: Azurite) -> None:
     clock = UtcClock()
-    store = table_store(shared_azurite, now=clock, purge_interval=timedelta(0))
+    name = new_table_name()
+    store = table_store(shared_azurite, name, now=clock, purge_interval=timedelta(0))
     store.remember([f"event:old:{n}" for n in range(30)])
     store.wait_for_purge()
     clock.now += WINDOW * 2
     store.remember(["event:fresh"])  # due: starts a purge
     store.wait_for_purge()
-    assert rows_in(shared_azurite, store) == 1
+    assert rows_in(shared_azurite, name) == 1
 
 
 @pytest.mark.azurite
@@ -305,7 +313,19 @@ def test_memory_is_the_default_store() -> None:
     assert isinstance(build_dedupe_store(settings), MemoryDedupeStore)
 
 
-def test_table_store_uses_the_managed_identity_with_a_service_uri() -> None:
+def test_table_store_uses_the_managed_identity_with_a_service_uri(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[dict[str, Any]] = []
+
+    class Credential:  # stands in for azure.identity, the edge of the world
+        def __init__(self, **options: Any) -> None:
+            made.append(options)
+
+        def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+            return AccessToken("token", 2**31)
+
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", Credential)
     store = build_dedupe_store(
         load_settings(
             callback_jwt_required=False,
@@ -315,7 +335,7 @@ def test_table_store_uses_the_managed_identity_with_a_service_uri() -> None:
         )
     )
     assert isinstance(store, TableDedupeStore)
-    assert type(store._service.credential).__name__ == "DefaultAzureCredential"
+    assert made == [{"managed_identity_client_id": "11111111-2222-3333-4444-555555555555"}]
 
 
 @pytest.mark.azurite

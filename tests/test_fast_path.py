@@ -228,6 +228,14 @@ TYPES = {
     "Microsoft.Communication.CallEnded": call_end_data(),
     "Microsoft.Communication.CallParticipantRemoved": call_end_data(),
     "Microsoft.Communication.IncomingCall": st.just({"to": {"rawId": "4:+15555550123"}}),
+    # Families the fast path leaves to the careful path, whatever the router makes of them.
+    "Microsoft.Communication.EmailDeliveryReportReceived": st.just(
+        {"messageId": "m", "status": "Failed", "deliveryStatusDetails": {"statusMessage": "x"}}
+    ),
+    "Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated": st.just(
+        {"status": "failed", "error": {"channelCode": 131026, "channelMessage": "x"}}
+    ),
+    "Microsoft.Communication.RouterJobCompleted": result_data(),
     "Microsoft.EventGrid.SubscriptionDeletedEvent": st.just({}),
     "Microsoft.EventGrid.SubscriptionValidationEvent": st.just({"validationCode": "abc"}),
 }

@@ -68,3 +68,17 @@ def test_what_the_readme_examples_write_is_ignored_by_git() -> None:
             ["git", "check-ignore", "--quiet", name], cwd=REPO_ROOT, check=False
         )
         assert ignored.returncode == 0, f"{name} is not ignored by git"
+
+
+def test_no_test_reads_a_private_attribute() -> None:
+    """Tests assert behaviour: what an object does, not what it keeps (``store._table``)."""
+    private_reads = [
+        f"{path.name}:{node.lineno}: {ast.unparse(node)}"
+        for path in sorted(TESTS.glob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert private_reads == []

@@ -28,7 +28,7 @@ AlertKind = Literal["error", "unknown-code", "invalid-event"]
 
 
 class SourceEvent(BaseModel):
-    """The event the alert is about, as it came (its subject masked)."""
+    """The event the alert is about, as it came (its id and source verbatim, its texts masked)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -93,7 +93,7 @@ class AlertData(BaseModel):
     catalog: CatalogRef | None = None
     event: SourceEvent
     # What the event's family adds (call connection, correlation ids; SMS message id, delivery
-    # status, failed segments), masked by the event's handler; and where the code was found.
+    # status, failed segments), its texts masked, ids verbatim; and where the code was found.
     context: dict[str, Any] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
     invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -172,7 +172,9 @@ def build_invalid_events_alert(
     if len(outcomes) == 1:
         return first
     listed = [
-        UnreadableEvent(id=o.event_id, type=o.event_type, index=o.index, reason=_leaving(o.reason))
+        UnreadableEvent(
+            id=o.event_id, type=_leaving(o.event_type), index=o.index, reason=_leaving(o.reason)
+        )
         for o in outcomes[:MAX_LISTED_INVALID_EVENTS]
     ]
     data = first.data.model_copy(

@@ -8,6 +8,6 @@ is ordinary are counted without being read further; events that alert, or whose 
 records do not cover, are read by the careful path (``handlers.events``), so their outcomes and
 alerts are the careful path's own. ``tests/test_fast_path.py`` pins that both paths answer alike.
 
-May import ``handlers.inbound``, ``handlers.events``, ``handlers.alerting``, ``handlers.pipeline``
-and ``catalog``; never ``http``, ``state`` or ``runtime``.
+May import ``handlers.inbound``, ``handlers.events``, ``handlers.alerting``, ``handlers.pipeline``,
+``handlers.records`` and ``catalog``; never ``http``, ``state`` or ``runtime``.
 """

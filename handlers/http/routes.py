@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 import handlers
+from handlers.deadlines import delivery_deadline
 from handlers.errors import DeliveryTooLarge, TriageError
 from handlers.http.messages import Request, Response, json_response
 from handlers.http.problems import internal_error, problem_answer, problem_of
@@ -108,13 +109,17 @@ def _eventgrid(request: Request, runtime: Runtime) -> Response:
 
 
 def _callbacks(request: Request, runtime: Runtime) -> Response:
-    runtime.authenticator.verify(request.headers.get("Authorization"))
-    _check_size(request, runtime)
-    events = runtime.fast.read(request.body) if runtime.fast else None
-    if events is not None:
-        return json_response(runtime.pipeline.run_events(events, way_in="callbacks").summary())
-    envelopes = parse_events(decode_body(request.body))
-    delivery = runtime.pipeline.run(envelopes, way_in="callbacks")
+    # One budget for the key fetch and the delivery: the answer is due inside it either way.
+    with delivery_deadline(runtime.pipeline.deadline_seconds):
+        runtime.authenticator.verify(request.headers.get("Authorization"))
+        _check_size(request, runtime)
+        events = runtime.fast.read(request.body) if runtime.fast else None
+        if events is not None:
+            delivery = runtime.pipeline.run_events(events, way_in="callbacks")
+        else:
+            delivery = runtime.pipeline.run(
+                parse_events(decode_body(request.body)), way_in="callbacks"
+            )
     return json_response(delivery.summary())
 
 

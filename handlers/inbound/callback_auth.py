@@ -36,11 +36,12 @@ Key handling (:class:`~handlers.inbound.callback_jwt.SigningKeys`):
 - The whole key set is cached for ``keys_lifespan_seconds``. There is no per-key cache that
   outlives the set: a key Communication Services withdrew is refused at the next refresh.
 - Each fetch must be whole within ``fetch_deadline_seconds`` of wall-clock time (a watchdog shuts
-  the socket, so an endpoint that drips a byte a second is cut off like one that hangs) and at
-  most ``max_key_set_bytes`` long. One lock: concurrent callbacks wait for that one fetch, so no
-  callback waits much longer than one deadline. After a failed fetch, further fetches are not
-  attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile instead of queueing
-  behind one slow fetch after another.
+  the socket, so an endpoint that drips a byte a second is cut off like one that hangs), or by
+  the delivery's deadline when that comes first (the callback route opens it before the token is
+  checked), and at most ``max_key_set_bytes`` long. One lock: concurrent callbacks wait for
+  that one fetch, so no callback waits much longer than one deadline. After a failed fetch,
+  further fetches are not attempted for ``fetch_retry_seconds``; callbacks fail fast meanwhile
+  instead of queueing behind one slow fetch after another.
 - When a scheduled refresh fails, the last good key set keeps being used for up to
   ``max_stale_seconds`` after it was fetched, so an outage of the JWKS endpoint does not stop
   callbacks whose keys we already know. A token with an unknown key id during such an outage is

@@ -38,6 +38,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
+from handlers.deadlines import call_deadline
 from handlers.errors import KeyIdNotYetKnown, SigningKeysUnavailable, TokenRejected
 from handlers.logs import log_event
 
@@ -196,11 +197,13 @@ class SigningKeys:
         if self._failed_at is not None and now - self._failed_at < self._retry_after:
             wait = self._retry_after - (now - self._failed_at)
             return self._stale_or_unavailable(may_use_stale, wait)
+        # The fetch ends by its own deadline or the callback's, whichever comes first.
+        deadline = call_deadline(self._deadline).remaining()
+        if deadline <= 0:
+            return self._stale_or_unavailable(may_use_stale, self._retry_after)
         self._last_attempt = now
         try:
-            body = fetch_key_set(
-                self.uri, deadline_seconds=self._deadline, max_bytes=self._max_bytes
-            )
+            body = fetch_key_set(self.uri, deadline_seconds=deadline, max_bytes=self._max_bytes)
             key_set = KeySet(parse_key_set(body), fetched_at=self._clock())
         except KeySetFetchError as error:
             self._failed_at = self._clock()
