@@ -7,7 +7,7 @@ caller, so it never carries a secret, a token, a phone number or an e-mail addre
 
 from __future__ import annotations
 
-from handlers.masking import mask_phones_in
+from handlers.masking import mask_personal_in
 
 
 class TriageError(Exception):
@@ -19,7 +19,7 @@ class TriageError(Exception):
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         # Some details quote the input (a number out of range): masked here, once for every
         # reader (the problem answer, the log line, the CLI).
-        detail = mask_phones_in(detail)
+        detail = mask_personal_in(detail)
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after

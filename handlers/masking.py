@@ -1,4 +1,5 @@
-"""Keep phone numbers out of everything that leaves the app: alerts, summaries, logs, problems.
+"""Keep phone numbers and e-mail addresses out of everything that leaves the app: alerts,
+summaries, logs, problems.
 
 A phone number is personal data. Operators still need to tell two numbers apart at a glance,
 so the last four digits stay: ``+15555550123`` becomes ``+*******0123``, and a formatted
@@ -15,6 +16,9 @@ the ``442071234567`` of an SMS subject, E.164 without its ``+`` — is masked as
 Masking runs only on what leaves, and only on text with at least seven digits: most text has
 fewer and never reaches the library, whose import (about 100 ms) waits for the first text that
 needs it. Ids are not free text: callers keep them verbatim (correlation keys).
+
+An e-mail address keeps its first character and its domain, which says which mail system bounced
+it (``jane.doe@contoso.com`` becomes ``j*******@contoso.com``).
 """
 
 from __future__ import annotations
@@ -130,12 +134,28 @@ def _library_spans() -> Callable[[str], Iterable[tuple[int, int]]]:
     return spans
 
 
-# local@domain: the local part is the person; the domain stays, it tells tenants apart.
+# An address as mail systems write it: a local part of the usual characters, '@', and a domain of
+# dot-separated labels ending in a letter-only top-level label. Not inside a longer word.
 _EMAIL_IN_TEXT = re.compile(
-    r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b"
+    r"(?<![\w.+-])[\w.+%'-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
 )
 
 
+def mask_email(value: str) -> str:
+    """Mask one email address: its first character and its domain stay."""
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        return "*" * len(value)
+    return local[0] + "*" * (len(local) - 1) + "@" + domain
+
+
 def mask_emails_in(text: str) -> str:
-    """Mask every e-mail address in free text: ``jane.doe@contoso.com`` → ``j***@contoso.com``."""
-    return _EMAIL_IN_TEXT.sub(r"\1***@\2", text)
+    """Mask every email address inside free text."""
+    return _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group(0)), text)
+
+
+def mask_personal_in(text: str) -> str:
+    """Mask every email address, then every phone number, inside free text (subjects, messages,
+    reasons): the one call for any text an event carries. Addresses first, so that an address
+    made of digits (``15555550123@example.com``) is masked as an address."""
+    return mask_phones_in(mask_emails_in(text))

@@ -13,14 +13,14 @@ from typing import Any, Literal
 from catalog.models import Match
 from handlers.alerting.alert import Alert
 from handlers.events.outcome import Outcome
-from handlers.masking import mask_phones_in
+from handlers.masking import mask_personal_in
 
 Verdict = Literal["alert", "ok", "ignored", "invalid", "duplicate", "in-progress"]
 
 
 def masked(text: str | None) -> str | None:
     """Text from the event as a record may show it (ids are shown verbatim)."""
-    return mask_phones_in(text) if text else text
+    return mask_personal_in(text) if text else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
+import handlers.state.table
 from handlers.state.memory import MemoryDedupeStore
 from handlers.state.store import DedupeStore
 from handlers.state.table import TableDedupeStore, partition_key, row_key
@@ -123,8 +124,11 @@ def test_a_handled_key_is_claimable_again_after_the_window(
 
 
 def test_concurrent_claims_of_the_same_keys_win_each_key_exactly_once(
-    stores: tuple[Clock, StoreFactory],
+    stores: tuple[Clock, StoreFactory], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Atomicity, not speed, is under test: a busy machine must not turn a slow emulator into a
+    # timed-out claim (whose rows would then be held for a lease and look lost).
+    monkeypatch.setattr(handlers.state.table, "STORE_CALL_SECONDS", 60.0)
     _, make = stores
     keys = [f"event:{n}" for n in range(120)]
     contenders = [make() for _ in range(6)]

@@ -20,7 +20,13 @@ from handlers.alerting.file_sink import FileSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.http.messages import Headers, Request
 from handlers.http.routes import eventgrid
-from handlers.masking import mask_emails_in, mask_phone, mask_phones_in
+from handlers.masking import (
+    mask_email,
+    mask_emails_in,
+    mask_personal_in,
+    mask_phone,
+    mask_phones_in,
+)
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory
 from tests.events import call_result, sms_report
@@ -217,11 +223,25 @@ def test_a_problem_detail_that_quotes_the_body_is_masked(
 
 
 @pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("jane.doe@contoso.com", "j*******@contoso.com"),
+        ("a@b.io", "a@b.io"),
+        ("15555550123@example.com", "1**********@example.com"),
+    ],
+)
+def test_an_email_address_keeps_its_first_character_and_its_domain(
+    address: str, masked: str
+) -> None:
+    assert mask_email(address) == masked
+
+
+@pytest.mark.parametrize(
     ("text", "masked"),
     [
-        ("jane.doe@contoso.com", "j***@contoso.com"),
-        ("ask jane.doe@contoso.com or bob+oncall@ops.example.org", "ask j***@contoso.com or "
-         "b***@ops.example.org"),
+        ("jane.doe@contoso.com", "j*******@contoso.com"),
+        ("ask jane.doe@contoso.com or bob+oncall@ops.example.org", "ask j*******@contoso.com or "
+         "b*********@ops.example.org"),
         ("no address here, just @mentions and a.b", "no address here, just @mentions and a.b"),
     ],
 )
@@ -229,3 +249,27 @@ def test_email_addresses_inside_text_keep_their_first_letter_and_domain(
     text: str, masked: str
 ) -> None:
     assert mask_emails_in(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            "sender/test2@contoso.org/message/950850f5-bcdf-4315-b77a-6447cf56fac9",
+            "sender/t****@contoso.org/message/950850f5-bcdf-4315-b77a-6447cf56fac9",
+        ),
+        ("bounced: Jane.Doe+news@mail.contoso.co.uk", "bounced: J************@mail.contoso.co.uk"),
+        ("to +15555550123 or bob@contoso.com", "to +*******0123 or b**@contoso.com"),
+        ("15555550123@example.com", "1**********@example.com"),  # an address, not a number
+        (
+            "8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd",
+            "8:acs:d9ff4983-39e7-4420-8d54-f6354ed06ccd",
+        ),
+        ("DestinationMailboxFull", "DestinationMailboxFull"),
+        ("user@localhost", "user@localhost"),  # no domain a mail system routes
+    ],
+)
+def test_addresses_and_numbers_inside_text_are_masked_and_ids_are_not(
+    text: str, masked: str
+) -> None:
+    assert mask_personal_in(text) == masked

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.models import Match
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.events.outcome import Outcome
-from handlers.masking import mask_phones_in
+from handlers.masking import mask_personal_in
 
 ALERT_TYPE = "acs-triage.alert.v1"
 # Ids are correlation keys: an operator searches for them verbatim in ACS logs and support
@@ -200,7 +200,7 @@ def build_invalid_events_alert(
 def _leaving(value: Any, key: str | None = None) -> Any:
     """A value from the event as it may leave: texts masked but ids, finite numbers only."""
     if isinstance(value, str):
-        return value if key in CORRELATION_IDS else mask_phones_in(value)
+        return value if key in CORRELATION_IDS else mask_personal_in(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
-from handlers.masking import mask_emails_in, mask_phones_in
+from handlers.masking import mask_personal_in
 from handlers.oncall.views import (
     MAX_EXAMPLES,
     AlarmView,
@@ -98,7 +98,7 @@ def notification_from_cloudevent(
 
 
 def _masked(text: str | None) -> str | None:
-    return mask_emails_in(mask_phones_in(text)) if text else text
+    return mask_personal_in(text) if text else text
 
 
 def _group(data: NotificationData) -> GroupView:

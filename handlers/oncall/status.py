@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from handlers.errors import InvalidSilence
-from handlers.masking import mask_emails_in, mask_phones_in
+from handlers.masking import mask_personal_in
 from handlers.oncall.views import Matcher, SilenceView, StatusView
 
 MAX_SILENCE = timedelta(days=7)
@@ -79,7 +79,7 @@ def parse_duration(text: str) -> timedelta:
 
 def _free_text(value: str, field: str, limit: int) -> str:
     # Shown to everyone who opens the page: no phone number, no e-mail address.
-    text = mask_emails_in(mask_phones_in(value.strip()))
+    text = mask_personal_in(value.strip())
     if not text:
         raise InvalidSilence(f"The {field} is required: say who and why.")
     if len(text) > limit:
