@@ -84,7 +84,7 @@ def test_a_silence_posted_by_form_mutes_the_group_and_answers_see_other(storm: S
     view = storm.board.snapshot(datetime.now(UTC))
     (silence,) = view.silences
     assert (silence.created_by, silence.comment) == (
-        "j***@contoso.com", "carrier incident, call +*******0123")
+        "j*******@contoso.com", "carrier incident, call +*******0123")
     muted = {g.fingerprint: g.silenced_by for g in view.groups}
     assert muted == {"grp-call-503-560503": silence.id, "grp-sms-5000": None}
 
