@@ -101,6 +101,7 @@ def measure_throughput(
         measured = throughput.run(ways)
     results.in_process = measured.get("pipeline")
     results.over_http = measured.get("http")
+    runtime.flush()  # the alerts wait in the outbox until the flusher's next pass
     throughput.check_alert_file(
         folder, warm_up.alerts + sum(result.alerts for result in measured.values())
     )

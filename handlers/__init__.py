@@ -8,7 +8,8 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     (catalog)  the top-level ``catalog`` package: (code, subcode) → meaning, category, advice
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
     state/     what must be remembered across deliveries and instances (dedupe)
-    pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
+    pipeline   one delivery end to end: read → claim → explain → decide → record in the outbox
+    flusher    the outbox to the destinations, oldest first, once per destination and id
     runtime    the composition root: everything built from the settings, once per process
     tools/     the local host and the CLI: development and operator tooling, never deployed
 

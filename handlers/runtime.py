@@ -21,10 +21,12 @@ from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
+from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, SettingsError, load_settings
 from handlers.state.memory import MemoryDedupeStore
+from handlers.state.outbox import MemoryOutbox, Outbox
 from handlers.state.store import DedupeStore
 from handlers.state.table import TableDedupeStore
 
@@ -37,6 +39,7 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     authenticator: CallbackAuthenticator
+    flusher: Flusher | None = None  # None when no destination is configured
 
     @classmethod
     def build(
@@ -51,17 +54,32 @@ class Runtime:
         def is_known_sms_code(code: int) -> bool:
             return catalog.lookup(Domain.SMS_DELIVERY, code, None).rule != "none"
 
+        destinations = list(build_sinks(settings) if sinks is None else sinks)
+        store = build_dedupe_store(settings) if dedupe is None else dedupe
+        outbox = build_outbox(store) if destinations else None
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
-            sinks=list(build_sinks(settings) if sinks is None else sinks),
-            dedupe=build_dedupe_store(settings) if dedupe is None else dedupe,
+            outbox=outbox,
+            dedupe=store,
             alert_source=settings.alert_source,
-            sink_max_attempts=settings.sink_max_attempts,
-            sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
-        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings))
+        flusher = None
+        if outbox is not None:
+            flusher = Flusher(
+                outbox=outbox,
+                dedupe=store,
+                sinks=destinations,
+                source=settings.alert_source,
+                max_attempts=settings.sink_max_attempts,
+                budget_seconds=settings.sink_retry_budget_seconds,
+            )
+        return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings), flusher)
+
+    def flush(self) -> list[FlushReport]:
+        """Send what the outbox holds (the timer trigger, the local host's thread, tests)."""
+        return self.flusher.flush_all() if self.flusher is not None else []
 
 
 _lock = threading.Lock()
@@ -172,3 +190,10 @@ def build_dedupe_store(settings: Settings) -> DedupeStore:
     return TableDedupeStore.from_service_uri(
         service_uri, table_name, window=window, client_id=settings.azure_client_id or None
     )
+
+
+def build_outbox(store: DedupeStore) -> Outbox:
+    """The outbox lives where the claims do: in the shared table, or in this process."""
+    if isinstance(store, TableDedupeStore):
+        return store.outbox()
+    return MemoryOutbox()

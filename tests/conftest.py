@@ -55,6 +55,7 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         *,
         sinks: list[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
+        flush_each_delivery: bool = True,
         **settings: Any,
     ) -> Runtime:
         settings.setdefault("callback_jwt_required", False)
@@ -63,10 +64,27 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
             dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
         )
+        if flush_each_delivery:
+            flush_after_each_delivery(runtime)
         reset_runtime(runtime)
         return runtime
 
     return make
+
+
+def flush_after_each_delivery(runtime: Runtime) -> None:
+    """Run the flusher right after each delivery, as if its thread had just woken: tests that
+    are about what a delivery produces read the destinations at once, deterministically. The
+    tests about the outbox itself leave this off and flush when they choose."""
+    run = runtime.pipeline.run
+
+    def run_then_flush(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            runtime.flush()
+
+    setattr(runtime.pipeline, "run", run_then_flush)  # noqa: B010 - an instance's own attribute
 
 
 class LocalHost:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,4 +147,9 @@ def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
         timeout=10,
     )
     assert response.json()["outcomes"] == {"alert": 1}
-    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 1
+    alerts = tmp_path / "alerts.jsonl"
+    for _ in range(100):  # the flusher thread writes it within about a second; bounded wait
+        if alerts.exists() and alerts.read_text().strip():
+            break
+        time.sleep(0.1)
+    assert len(alerts.read_text().splitlines()) == 1

@@ -28,8 +28,16 @@ ALLOWED: dict[str, frozenset[str]] = {
     "events": frozenset({"handlers.inbound.envelope", "handlers.settings", "catalog.models"}),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
+    "flusher": frozenset({"handlers.alerting", "handlers.state"}),
     "pipeline": frozenset(
-        {"handlers.inbound", "handlers.events", "handlers.alerting", "handlers.state", "catalog"}
+        {
+            "handlers.inbound",
+            "handlers.events",
+            "handlers.alerting",
+            "handlers.state",
+            "handlers.flusher",
+            "catalog",
+        }
     ),
     "runtime": frozenset(
         {
@@ -39,6 +47,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.flusher",
             "catalog",
         }
     ),
@@ -50,6 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.pipeline",
+            "handlers.flusher",
             "handlers.runtime",
             "catalog",
         }

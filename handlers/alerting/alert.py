@@ -30,6 +30,18 @@ class Alert:
         kind: AlertKind = self.data["kind"]
         return kind
 
+    @classmethod
+    def from_cloudevent(cls, event: dict[str, Any]) -> Alert:
+        """The record back from its CloudEvents JSON form (as the outbox keeps it)."""
+        return cls(
+            id=event["id"],
+            source=event["source"],
+            subject=event.get("subject"),
+            time=event.get("time"),
+            data=event["data"],
+            type=event["type"],
+        )
+
     def to_cloudevent(self) -> dict[str, Any]:
         """The CloudEvents 1.0 JSON form (structured mode)."""
         event: dict[str, Any] = {

@@ -24,6 +24,7 @@ from handlers.deadlines import (
 )
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.state.outbox import OutboxEntry, sequence_for
 from handlers.state.store import Claim, new_claim_token
 
 if TYPE_CHECKING:
@@ -270,6 +271,10 @@ class TableDedupeStore:
         if thread is not None:
             thread.join(timeout)
 
+    def outbox(self) -> TableOutbox:
+        """The outbox in the same table, reached through the same client and limits."""
+        return TableOutbox(self)
+
     def close(self) -> None:
         self.wait_for_purge()
         self._pool.shutdown(wait=True)
@@ -452,3 +457,76 @@ def _grouped(items: Iterable[T], group_of: Callable[[T], str]) -> dict[str, list
     for item in items:
         grouped[group_of(item)].append(item)
     return grouped
+
+
+OUTBOX_PARTITION = "outbox"  # never a hex digit: no dedupe key lands here
+# A string property holds at most 64 KiB (32 K UTF-16 characters): bodies go in pieces.
+_BODY_PIECE_CHARS = 30_000
+_BODY_MAX_PIECES = 30  # under the 1 MB entity limit
+
+
+class TableOutbox:
+    """The outbox in the dedupe table: one partition, RowKey the entry's sequence.
+
+    Table Storage returns a partition's rows in RowKey order, so ``pending`` reads the oldest
+    entries first without sorting. One partition serves about 2,000 operations a second,
+    ample for the flusher's batches of a few hundred rows.
+    """
+
+    def __init__(self, store: TableDedupeStore) -> None:
+        self._store = store
+
+    def put(self, entries: Sequence[tuple[str, str]]) -> None:
+        rows = [self._row(event_id, body) for event_id, body in entries]
+        self._store._run(self._store._upsert, list(_chunks(rows, TRANSACTION_MAX_OPERATIONS)))
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        return self._store._run(self._read, [limit])[0]
+
+    def remove(self, entries: Sequence[OutboxEntry]) -> None:
+        rows = [row_key(entry.seq) for entry in entries]
+        self._store._run(self._delete, list(_chunks(rows, TRANSACTION_MAX_OPERATIONS)))
+
+    def __len__(self) -> int:
+        return len(self.pending(1_000_000))
+
+    @staticmethod
+    def _row(event_id: str, body: str) -> dict[str, Any]:
+        pieces = [body[i : i + _BODY_PIECE_CHARS] for i in range(0, len(body), _BODY_PIECE_CHARS)]
+        if len(pieces) > _BODY_MAX_PIECES:
+            raise ValueError(f"outbox entry {event_id} is too large for a table row")
+        return {
+            "PartitionKey": OUTBOX_PARTITION,
+            "RowKey": row_key(sequence_for(event_id)),
+            "Id": event_id,
+            "Pieces": len(pieces),
+            **{f"Body{index}": piece for index, piece in enumerate(pieces)},
+        }
+
+    def _read(self, limit: int, **_: Any) -> list[OutboxEntry]:
+        rows = self._store._table.query_entities(
+            "PartitionKey eq @pk",
+            parameters={"pk": OUTBOX_PARTITION},
+            results_per_page=min(limit, 1000),
+        )
+        entries = []
+        for row in rows:
+            body = "".join(row[f"Body{index}"] for index in range(row["Pieces"]))
+            entries.append(OutboxEntry(row["RowKey"], row["Id"], body))
+            if len(entries) >= limit:
+                break
+        return entries
+
+    def _delete(self, rows: Sequence[str], **_: Any) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import TableTransactionError
+
+        table = self._store._table
+        try:
+            table.submit_transaction(
+                [("delete", {"PartitionKey": OUTBOX_PARTITION, "RowKey": row}) for row in rows]
+            )
+        except TableTransactionError:  # one went meanwhile (another flusher): one by one
+            for row in rows:
+                with suppress(ResourceNotFoundError):
+                    table.delete_entity(OUTBOX_PARTITION, row)

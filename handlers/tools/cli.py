@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
-from handlers.errors import TriageError
+from handlers.errors import StateUnavailable, TriageError
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
 from handlers.pipeline import Triage
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(host: str, port: int, *, quiet: bool = False) -> int:
-    from handlers.tools.localhost import make_server, server_routes
+    from handlers.tools.localhost import FlusherThread, make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
     runtime = get_runtime()  # validates the settings before anything listens
@@ -94,12 +94,15 @@ def serve(host: str, port: int, *, quiet: bool = False) -> int:
     for note in notes:
         print(f"  note: {note}", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
+    flusher = FlusherThread(runtime)
+    flusher.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nstopped", file=out)
     finally:
         server.server_close()
+        flusher.stop()
     return 0
 
 
@@ -115,6 +118,10 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         file_records, file_failed = _replay_file(path, runtime)
         records.extend(file_records)
         failed = failed or file_failed
+    try:
+        failed = any(report.failed for report in runtime.flush()) or failed
+    except StateUnavailable:
+        failed = True
     if as_json:
         json.dump(records, out, ensure_ascii=False, indent=2)
         out.write("\n")
