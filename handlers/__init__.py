@@ -7,7 +7,9 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     events/    the router and one handler per event family: envelope → outcome (code, subcode)
     (catalog)  the top-level ``catalog`` package: (code, subcode) → meaning, category, advice
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
-    state/     what must be remembered across deliveries and instances (dedupe)
+    state/     what must be remembered across deliveries and instances: claims, dedupe records,
+               the outbox, group documents
+    notify/    groups of alerts by label, and when a person hears about them (notifications)
     pipeline   one delivery end to end: read → claim → explain → decide → record in the outbox
     flusher    the outbox to the destinations, oldest first, once per destination and id
     runtime    the composition root: everything built from the settings, once per process

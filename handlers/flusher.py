@@ -29,10 +29,10 @@ from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.notify.notifier import NOTIFICATION_TYPE, Notifier
 from handlers.state.outbox import Outbox, OutboxEntry
 from handlers.state.store import DedupeStore
 
-NOTIFICATION_TYPE = "acs-triage.notification.v1"
 FLUSHER_KEY = "flusher:singleton"
 # Longer than a pass can take (its deadline), so a live flusher keeps it; a crashed one's
 # lapses in a minute.
@@ -75,6 +75,7 @@ class Flusher:
     alarm_after: timedelta = DESTINATION_ALARM_AFTER
     pass_deadline_seconds: float = PASS_DEADLINE_SECONDS
     clock: Callable[[], float] = time.time
+    notifier: Notifier | None = None
     outages: dict[str, Outage] = field(default_factory=dict)
 
     def flush(self) -> FlushReport:
@@ -99,6 +100,7 @@ class Flusher:
         return reports
 
     def _pass(self) -> FlushReport:
+        self._queue_due_notifications()
         entries = self.outbox.pending(PASS_ENTRIES)
         events = _unique_in_order(entries)
         if not events:
@@ -127,6 +129,25 @@ class Flusher:
             failed=failed,
             removed=len(delivered),
         )
+
+    def _queue_due_notifications(self) -> None:
+        """Group notifications join the outbox behind what is already there; their groups move
+        on only once they are recorded (a crash in between gives the same ids again)."""
+        if self.notifier is None:
+            return
+        due = self.notifier.due()
+        if not due:
+            return
+        self.outbox.put([(d.notification.id, to_json(d.notification)) for d in due])
+        for item in due:
+            self.notifier.mark_sent(item)
+            log_event(
+                "notification",
+                id=item.notification.id,
+                status=item.notification.data["status"],
+                reason=item.notification.data["reason"],
+                total=item.notification.data["total"],
+            )
 
     def _send_all(self, todo: dict[AlertSink, list[Alert]]) -> dict[AlertSink, SinkError | None]:
         def attempt(sink: AlertSink) -> SinkError | None:

@@ -39,6 +39,7 @@ from handlers.events.router import EventReader
 from handlers.flusher import to_json
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.notify.notifier import Notifier
 from handlers.state.outbox import Outbox
 from handlers.state.store import Claim, DedupeStore
 
@@ -133,6 +134,7 @@ class Pipeline:
     outbox: Outbox | None  # None when no destination is configured: nothing to keep
     dedupe: DedupeStore
     alert_source: str
+    notifier: Notifier | None = None
     claim_lease: timedelta = CLAIM_LEASE
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
@@ -219,6 +221,8 @@ class Pipeline:
         alerts = alerts_of(triages)
         if alerts and self.outbox is not None:
             self.outbox.put([(alert.id, to_json(alert)) for alert in alerts])
+        if alerts and self.notifier is not None:
+            self.notifier.record(alerts)  # only the claimant counts: counts stay exact
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

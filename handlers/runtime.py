@@ -23,8 +23,10 @@ from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.notifier import Notifier, Timers
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, SettingsError, load_settings
+from handlers.state.groups import GroupStore, MemoryGroupStore
 from handlers.state.memory import MemoryDedupeStore
 from handlers.state.outbox import MemoryOutbox, Outbox
 from handlers.state.store import DedupeStore
@@ -57,11 +59,13 @@ class Runtime:
         destinations = list(build_sinks(settings) if sinks is None else sinks)
         store = build_dedupe_store(settings) if dedupe is None else dedupe
         outbox = build_outbox(store) if destinations else None
+        notifier = build_notifier(settings, store) if destinations else None
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
             outbox=outbox,
+            notifier=notifier,
             dedupe=store,
             alert_source=settings.alert_source,
         )
@@ -74,6 +78,7 @@ class Runtime:
                 source=settings.alert_source,
                 max_attempts=settings.sink_max_attempts,
                 budget_seconds=settings.sink_retry_budget_seconds,
+                notifier=notifier,
             )
         return cls(settings, pipeline, CallbackAuthenticator.from_settings(settings), flusher)
 
@@ -197,3 +202,21 @@ def build_outbox(store: DedupeStore) -> Outbox:
     if isinstance(store, TableDedupeStore):
         return store.outbox()
     return MemoryOutbox()
+
+
+def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
+    """Groups live where the claims do, so only the claimant of an event counts it."""
+    groups: GroupStore = (
+        store.groups() if isinstance(store, TableDedupeStore) else MemoryGroupStore()
+    )
+    return Notifier(
+        groups=groups,
+        source=settings.alert_source,
+        group_by=settings.group_by,
+        timers=Timers(
+            group_wait=settings.group_wait_seconds,
+            group_interval=settings.group_interval_seconds,
+            repeat_interval=settings.repeat_interval_seconds,
+            resolve_timeout=settings.resolve_timeout_seconds,
+        ),
+    )

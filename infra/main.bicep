@@ -177,6 +177,12 @@ var appSettings = {
   ALERT_WEBHOOK_SECRET: empty(alertWebhookSecretUri) ? alertWebhookSecret : '@Microsoft.KeyVault(SecretUri=${alertWebhookSecretUri})'
   SINK_MAX_ATTEMPTS: '4'
   SINK_RETRY_BUDGET_SECONDS: '20'
+  // notifications: which labels make a group, and Alertmanager's timers (seconds).
+  GROUP_BY: 'channel,kind,code,subcode'
+  GROUP_WAIT_SECONDS: '30'
+  GROUP_INTERVAL_SECONDS: '300'
+  REPEAT_INTERVAL_SECONDS: '14400'
+  RESOLVE_TIMEOUT_SECONDS: '900'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint

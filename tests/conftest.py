@@ -41,10 +41,19 @@ def alert_file(tmp_path: Path) -> Path:
     return tmp_path / "alerts.jsonl"
 
 
-def read_alerts(path: Path) -> list[dict[str, Any]]:
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every CloudEvent in an alert file: alerts and notifications, in order."""
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    return [event for event in read_events(path) if event["type"] == "acs-triage.alert.v1"]
+
+
+def read_notifications(path: Path) -> list[dict[str, Any]]:
+    return [e for e in read_events(path) if e["type"] == "acs-triage.notification.v1"]
 
 
 @pytest.fixture

@@ -166,7 +166,7 @@ def sent_rows(azurite: Azurite) -> list[str]:
 @contextmanager
 def waiting(what: str) -> Iterator[Callable[[Callable[[], bool]], None]]:
     def until(condition: Callable[[], bool]) -> None:
-        for _ in range(300):  # bounded: 30 s
+        for _ in range(1200):  # bounded: 2 minutes (a loaded machine runs Azurite slowly)
             if condition():
                 return
             time.sleep(0.1)

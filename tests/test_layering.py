@@ -28,7 +28,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "events": frozenset({"handlers.inbound.envelope", "handlers.settings", "catalog.models"}),
     "alerting": frozenset({"handlers.events", "handlers.settings", "catalog"}),
     "state": frozenset(),
-    "flusher": frozenset({"handlers.alerting", "handlers.state"}),
+    "notify": frozenset({"handlers.alerting", "handlers.state", "handlers.settings"}),
+    "flusher": frozenset({"handlers.alerting", "handlers.state", "handlers.notify"}),
     "pipeline": frozenset(
         {
             "handlers.inbound",
@@ -36,6 +37,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.flusher",
+            "handlers.notify",
             "catalog",
         }
     ),
@@ -48,6 +50,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.state",
             "handlers.pipeline",
             "handlers.flusher",
+            "handlers.notify",
             "catalog",
         }
     ),
@@ -60,6 +63,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.state",
             "handlers.pipeline",
             "handlers.flusher",
+            "handlers.notify",
             "handlers.runtime",
             "catalog",
         }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from catalog.models import Match
+from handlers.alerting.labels import labels_for
 from handlers.events.outcome import Outcome
 
 ALERT_TYPE = "acs-triage.alert.v1"
@@ -90,6 +91,13 @@ def build_alert(
         },
         "context": {**outcome.context, "codeOrigin": outcome.code_origin},
     }
+    data["labels"] = labels_for(
+        event_type=outcome.event_type,
+        kind=kind,
+        code=outcome.code,
+        subcode=outcome.subcode,
+        category=data["category"],
+    )
     return Alert(
         id=alert_id_for(event_key),
         source=source,

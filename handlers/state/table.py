@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -24,6 +25,7 @@ from handlers.deadlines import (
 )
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.state.groups import Change, Document
 from handlers.state.outbox import OutboxEntry, sequence_for
 from handlers.state.store import Claim, new_claim_token
 
@@ -274,6 +276,10 @@ class TableDedupeStore:
     def outbox(self) -> TableOutbox:
         """The outbox in the same table, reached through the same client and limits."""
         return TableOutbox(self)
+
+    def groups(self) -> TableGroupStore:
+        """The group documents in the same table."""
+        return TableGroupStore(self)
 
     def close(self) -> None:
         self.wait_for_purge()
@@ -530,3 +536,74 @@ class TableOutbox:
             for row in rows:
                 with suppress(ResourceNotFoundError):
                     table.delete_entity(OUTBOX_PARTITION, row)
+
+
+GROUPS_PARTITION = "groups"
+# Optimistic concurrency: a change that lost the race reads again; many instances changing one
+# group at once each win within a few rounds.
+MAX_CHANGE_ROUNDS = 50
+
+
+class TableGroupStore:
+    """Group documents as rows of one partition; each change is a conditional write."""
+
+    def __init__(self, store: TableDedupeStore) -> None:
+        self._store = store
+
+    def change(self, key: str, change: Change) -> Document | None:
+        result: Document | None = self._store._run(self._change, [key], change=change)[0]
+        return result
+
+    def documents(self) -> list[Document]:
+        found: list[Document] = self._store._run(self._all, [None])[0]
+        return found
+
+    def _change(self, key: str, *, change: Change) -> Document | None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+        from azure.data.tables import UpdateMode
+
+        table = self._store._table
+        row = row_key(key)
+        for _ in range(MAX_CHANGE_ROUNDS):
+            try:
+                entity = table.get_entity(GROUPS_PARTITION, row)
+            except ResourceNotFoundError:
+                entity = None
+            current = json.loads(entity["Doc"]) if entity is not None else None
+            changed = change(current)
+            condition = {"match_condition": MatchConditions.IfNotModified}
+            try:
+                if entity is None and changed is None:
+                    return None
+                if entity is None:
+                    table.create_entity(_group_row(row, changed))
+                elif changed is None:
+                    table.delete_entity(
+                        GROUPS_PARTITION, row, etag=entity.metadata["etag"], **condition
+                    )
+                else:
+                    table.update_entity(
+                        _group_row(row, changed),
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        **condition,
+                    )
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                continue  # another instance changed it first: read again
+            return changed
+        raise StateUnavailable("a group changed too often to be updated; try again")
+
+    def _all(self, _: None, **__: Any) -> list[Document]:
+        rows = self._store._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": GROUPS_PARTITION}, select=["Doc"]
+        )
+        return [json.loads(row["Doc"]) for row in rows]
+
+
+def _group_row(row: str, document: Document | None) -> dict[str, Any]:
+    return {"PartitionKey": GROUPS_PARTITION, "RowKey": row, "Doc": json.dumps(document)}
