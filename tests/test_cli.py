@@ -110,9 +110,10 @@ def test_a_bad_setting_stops_the_cli_with_the_variable_named(tmp_path: Path) -> 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "handlers", "serve", "--port", "0"],
+        [sys.executable, "-m", "handlers", "serve", "--port", "0", "--quiet"],
         cwd=tmp_path,
-        env=clean_env(PYTHONPATH=str(REPO)),
+        # No wait before a group's first notification: the test need not sleep 30 s.
+        env=clean_env(PYTHONPATH=str(REPO), GROUP_WAIT_SECONDS="0"),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -152,4 +153,36 @@ def test_serve_starts_on_embedded_defaults_and_says_what_it_turned_off(
         if alerts.exists() and alerts.read_text().strip():
             break
         time.sleep(0.1)
-    assert len(alerts.read_text().splitlines()) == 1
+    lines = alerts.read_text().splitlines()
+    assert sum("acs-triage.alert.v1" in line for line in lines) == 1
+
+
+def test_serve_prints_a_storm_as_one_notification_block(
+    served: tuple[str, subprocess.Popen[str], list[str]], tmp_path: Path
+) -> None:
+    base, process, _ = served
+    storm = [
+        call_result(f"storm-{n}", "CallDisconnected", code=503, subcode=560503)
+        for n in range(200)
+    ]
+    for start in range(0, len(storm), 50):
+        answer = requests.post(f"{base}/callbacks", json=storm[start : start + 50], timeout=30)
+        assert answer.json()["outcomes"] == {"alert": 50}
+    assert process.stderr is not None
+    block: list[str] = []
+    for line in process.stderr:  # the flusher prints within a second or two
+        if line.startswith("== FIRING") or block:
+            block.append(line.rstrip())
+        if line.strip().startswith("notification "):
+            break
+    assert "code=503" in block[0] and "subcode=560503" in block[0]
+    assert any("alert(s)" in line for line in block)
+    alerts = tmp_path / "alerts.jsonl"
+    notifications: list[dict[str, object]] = []
+    for _ in range(100):  # written in the same pass; bounded wait
+        lines = alerts.read_text().splitlines() if alerts.exists() else []
+        notifications = [json.loads(x) for x in lines if "acs-triage.notification.v1" in x]
+        if notifications:
+            break
+        time.sleep(0.1)
+    assert len(notifications) == 1

@@ -321,7 +321,8 @@ class TableDedupeStore:
         """Insert a claim row per key; the keys whose insert succeeded, with their ETags.
 
         One transaction per partition and 100 rows; a transaction fails whole when any of its
-        rows exists (another caller claimed it meanwhile), and is then done row by row.
+        rows exists (another caller claimed it meanwhile), and its rows are then inserted one
+        by one, each a call of its own (and its own deadline).
         """
         entities = [
             {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
@@ -334,28 +335,37 @@ class TableDedupeStore:
             for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS)
         ]
         won: dict[str, str] = {}
-        for etags in self._run(self._insert_batch, batches):
-            won.update({key_of[row]: etag for row, etag in etags.items()})
+        contested: list[dict[str, Any]] = []
+        for batch, etags in zip(batches, self._run(self._insert_batch, batches), strict=True):
+            if etags is None:
+                contested.extend(batch)
+            else:
+                won.update({key_of[row]: etag for row, etag in etags.items()})
+        for entity, etag in zip(contested, self._run(self._insert_one, contested), strict=True):
+            if etag is not None:
+                won[key_of[entity["RowKey"]]] = etag
         return won
 
-    def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str]:
-        from azure.core.exceptions import ResourceExistsError
+    def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str] | None:
+        """The rows' ETags, or None when one of them exists already."""
         from azure.data.tables import TableTransactionError
 
         try:
             results = self._table.submit_transaction([("create", entity) for entity in batch])
         except TableTransactionError:
-            won = {}
-            for entity in batch:
-                try:
-                    won[entity["RowKey"]] = self._table.create_entity(entity)["etag"]
-                except ResourceExistsError:
-                    continue  # another caller's claim: held
-            return won
+            return None
         return {
             entity["RowKey"]: result["etag"]
             for entity, result in zip(batch, results, strict=True)
         }
+
+    def _insert_one(self, entity: dict[str, Any], **_: Any) -> str | None:
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            return str(self._table.create_entity(entity)["etag"])
+        except ResourceExistsError:
+            return None  # another caller's claim: held
 
     def _take_over_claims(
         self, lapsed: Sequence[tuple[str, str]], claimed: dict[str, Any]
@@ -413,7 +423,7 @@ class TableDedupeStore:
             except HttpResponseError as error:
                 if error.status_code != 404:  # 404 is TableNotFound (nothing else is)
                     raise
-                self._service.create_table_if_not_exists(self._table_name)
+                self._create_table()
                 return self._map(work, items, **kwargs)
         except DeadlinePassed:
             raise StateUnavailable("the dedupe table did not answer in time") from None
@@ -421,6 +431,13 @@ class TableDedupeStore:
             status = getattr(error, "status_code", None)
             detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
             raise StateUnavailable(f"the dedupe table is unavailable ({detail})") from None
+
+    def _create_table(self) -> None:
+        """Create the missing table; instances racing to do so all end with it."""
+        from azure.core.exceptions import ResourceExistsError
+
+        with suppress(ResourceExistsError):
+            self._service.create_table_if_not_exists(self._table_name)
 
     def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
         def call(item: Any) -> R:

@@ -22,8 +22,9 @@ from handlers.errors import StateUnavailable, TriageError
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
 from handlers.pipeline import Triage
-from handlers.runtime import Runtime, get_runtime
-from handlers.settings import SettingsError
+from handlers.runtime import Runtime, build_sinks, get_runtime, reset_runtime
+from handlers.settings import SettingsError, load_settings
+from handlers.tools.terminal import TerminalSink
 
 DEFAULT_ALERT_FILE = "alerts.jsonl"
 SINK_VARIABLES = ("ALERT_FILE", "ALERT_TOPIC_ENDPOINT", "ALERT_WEBHOOK_URL")
@@ -82,7 +83,10 @@ def serve(host: str, port: int, *, quiet: bool = False) -> int:
     from handlers.tools.localhost import FlusherThread, make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
-    runtime = get_runtime()  # validates the settings before anything listens
+    settings = load_settings()  # validated before anything listens
+    # The terminal is one more destination: each notification printed as a block.
+    runtime = Runtime.build(settings, sinks=[*build_sinks(settings), TerminalSink()])
+    reset_runtime(runtime)
     server = make_server(host, port, access_log=not quiet)
     bound_host, bound_port = server.server_address[:2]
     base = f"http://{bound_host!s}:{bound_port}/api"
