@@ -103,15 +103,3 @@ class EventsInProgress(TriageError):
             retry_after=IN_PROGRESS_RETRY_AFTER_SECONDS,
         )
         self.count = count
-
-
-class DestinationsFailed(TriageError):
-    """Alert destinations still failed after bounded retries."""
-
-    def __init__(self, failed: list[str]) -> None:
-        super().__init__(
-            f"Alert destination(s) {', '.join(failed)} failed after retries; the delivery will "
-            "be retried and the same alert ids sent again.",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
-        self.failed = failed

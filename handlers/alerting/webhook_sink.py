@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from standardwebhooks import Webhook
 
-from handlers.alerting.alert import Alert
-from handlers.alerting.cloudevent import json_batch
+from handlers.alerting.cloudevent import CloudEvent, json_batch
 from handlers.alerting.delivery import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_READ_TIMEOUT_SECONDS,
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 
 
-def webhook_message_id(alerts: Sequence[Alert]) -> str:
+def webhook_message_id(alerts: Sequence[CloudEvent[Any]]) -> str:
     """The same alerts give the same id, so a receiver can drop a retried batch it already has."""
     digest = hashlib.sha256("\n".join(sorted(a.id for a in alerts)).encode("utf-8"))
     return f"msg_{digest.hexdigest()[:32]}"
@@ -75,7 +74,7 @@ class WebhookSink:
             transport=transport or deadline_transport(),
         )
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 

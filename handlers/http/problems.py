@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from handlers.errors import (
     DeliveryTooLarge,
-    DestinationsFailed,
     EventsInProgress,
     InvalidCodeQuery,
     InvalidHandshake,
@@ -56,10 +55,6 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
     (
         EventsInProgress,
         Problem(503, "events-in-progress", "Events are being handled by another attempt"),
-    ),
-    (
-        DestinationsFailed,
-        Problem(503, "alert-destination-unavailable", "An alert destination failed"),
     ),
     (SettingsError, Problem(503, "misconfigured", "Misconfigured")),
     (TriageError, Problem(400, "bad-request", "Bad request")),

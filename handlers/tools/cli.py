@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
-from handlers.errors import TriageError
+from handlers.errors import StateUnavailable, TriageError
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
 from handlers.records import EventRecord, ReplayRecord
-from handlers.runtime import Runtime, get_runtime
-from handlers.settings import SettingsError
+from handlers.runtime import Runtime, build_sinks, get_runtime, reset_runtime
+from handlers.settings import SettingsError, load_settings
 from handlers.tools.console import DeliveryLines, destinations
+from handlers.tools.terminal import TerminalSink
 
 DEFAULT_ALERT_FILE = "alerts.jsonl"
 DEAD_LETTER_CONTAINER = "eventgrid-deadletter"
@@ -230,12 +231,15 @@ def _replay_notes() -> list[str]:
 
 
 def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None = None) -> int:
-    from handlers.tools.localhost import make_server, server_routes
+    from handlers.tools.localhost import FlusherThread, make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
     if function_key:
         notes.append("routes other than /api/health need the function key, as in Azure")
-    runtime = get_runtime()  # validates the settings before anything listens
+    settings = load_settings()  # validated before anything listens
+    # The terminal is one more destination: each notification printed as a block.
+    runtime = Runtime.build(settings, sinks=[*build_sinks(settings), TerminalSink()])
+    reset_runtime(runtime)
     try:
         server = make_server(
             host, port, access_log=not quiet, function_key=function_key or None
@@ -259,18 +263,23 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     print(f"  alerts to      {'; '.join(in_use) if in_use else 'nowhere'}", file=out)
     for note in notes:
         print(f"  note: {note}", file=out)
-    sink_names = [sink.name for sink in runtime.pipeline.sinks]
+    # The alerts' destinations: the terminal prints notifications only.
+    sinks = runtime.flusher.sinks if runtime.flusher else []
+    sink_names = [sink.name for sink in sinks if not isinstance(sink, TerminalSink)]
     # One readable line per delivery, whatever -v says: the app's log records carry the data.
     app_logger = logging.getLogger("acs_triage")
     app_logger.setLevel(logging.INFO)
     app_logger.addHandler(DeliveryLines(sink_names, out))
     print("Ctrl-C stops it.", file=out, flush=True)
+    flusher = FlusherThread(runtime)
+    flusher.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nstopped", file=out)
     finally:
         server.server_close()
+        flusher.stop()
     return 0
 
 
@@ -290,6 +299,10 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         file_records, file_failed = _replay_file(path, runtime)
         records.extend(file_records)
         failed = failed or file_failed
+    try:
+        failed = any(report.failed for report in runtime.flush()) or failed
+    except StateUnavailable:
+        failed = True
     if as_json:
         json.dump(
             [record.to_json() for record in records], out, ensure_ascii=False, indent=2,
