@@ -13,6 +13,7 @@ from handlers.http import routes as webhook
 from handlers.http.codes import handle_codes
 from handlers.http.messages import Headers, Request, Response
 from handlers.http.routes import flush_outbox
+from handlers.http.silences import handle_silences
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 webhook.prepare()
@@ -56,6 +57,13 @@ def callbacks(req: func.HttpRequest) -> func.HttpResponse:
 def codes(req: func.HttpRequest) -> func.HttpResponse:
     """What an error code means and what to do about it."""
     return to_http_response(handle_codes(to_request(req)))
+
+
+@app.function_name("silences")
+@app.route(route="silences", methods=["GET", "POST", "DELETE"], auth_level=func.AuthLevel.FUNCTION)
+def silences(req: func.HttpRequest) -> func.HttpResponse:
+    """Create, list and expire silences (label matchers with an expiry and a comment)."""
+    return to_http_response(handle_silences(to_request(req)))
 
 
 @app.function_name("health")

@@ -51,6 +51,14 @@ class UnknownCode(TriageError, LookupError):
     """A code the catalog cannot explain."""
 
 
+class InvalidSilence(TriageError, ValueError):
+    """A silence that cannot be kept: no matcher, an unknown label, no comment, no duration."""
+
+
+class UnknownSilence(TriageError, LookupError):
+    """No silence has this id."""
+
+
 # --- ours: the sender should deliver again later ----------------------------------------------
 
 RETRY_AFTER_SECONDS = 30

@@ -41,6 +41,11 @@ def test_routes_methods_and_auth_levels_are_as_designed() -> None:
         "callbacks": {"route": "callbacks", "methods": ["POST"], "authLevel": "FUNCTION"},
         "codes": {"route": "codes", "methods": ["GET"], "authLevel": "FUNCTION"},
         "health": {"route": "health", "methods": ["GET"], "authLevel": "ANONYMOUS"},
+        "silences": {
+            "route": "silences",
+            "methods": ["DELETE", "GET", "POST"],
+            "authLevel": "FUNCTION",
+        },
     }
 
 

@@ -14,6 +14,7 @@ from handlers.errors import (
     EventsInProgress,
     InvalidCodeQuery,
     InvalidHandshake,
+    InvalidSilence,
     MalformedDelivery,
     SigningKeysUnavailable,
     StateUnavailable,
@@ -21,6 +22,7 @@ from handlers.errors import (
     TopicNotAllowed,
     TriageError,
     UnknownCode,
+    UnknownSilence,
 )
 from handlers.http.messages import Response, problem_response
 from handlers.settings import SettingsError
@@ -43,7 +45,9 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
     (InvalidCodeQuery, Problem(400, "invalid-code-query", "The code query is not valid")),
     (TokenRejected, Problem(401, "unauthorized", "Missing or invalid credentials")),
     (TopicNotAllowed, Problem(403, "forbidden", "Topic not allowed")),
+    (InvalidSilence, Problem(400, "invalid-silence", "The silence is not valid")),
     (UnknownCode, Problem(404, "unknown-code", "Unknown code")),
+    (UnknownSilence, Problem(404, "unknown-silence", "Unknown silence")),
     (DeliveryTooLarge, Problem(413, "payload-too-large", "Body over the size limit")),
     (
         SigningKeysUnavailable,

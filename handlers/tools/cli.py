@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
-from handlers.errors import StateUnavailable, TriageError
+from handlers.errors import InvalidSilence, StateUnavailable, TriageError, UnknownSilence
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
+from handlers.notify.silences import parse_duration, parse_matchers
 from handlers.pipeline import Triage
 from handlers.runtime import Runtime, build_sinks, get_runtime, reset_runtime
 from handlers.settings import SettingsError, load_settings
@@ -59,9 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args.host, args.port, quiet=args.quiet)
+        if args.command == "silence":
+            return silence(args)
         return replay([Path(p) for p in args.files], as_json=args.json)
     except SettingsError as error:
         print(f"acs-triage: {error}", file=sys.stderr)
+        return 2
+    except (InvalidSilence, UnknownSilence, StateUnavailable) as error:
+        print(f"acs-triage: {error.detail}", file=sys.stderr)
         return 2
 
 
@@ -76,7 +82,44 @@ def _parser() -> argparse.ArgumentParser:
     replay_cmd = commands.add_parser("replay", help="run payload files through the pipeline")
     replay_cmd.add_argument("files", nargs="+", metavar="FILE")
     replay_cmd.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    silence_cmd = commands.add_parser(
+        "silence", help="add, list or expire silences in the configured state store"
+    )
+    actions = silence_cmd.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="mute the groups whose labels match")
+    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE")
+    add.add_argument("--for", dest="duration", required=True, help="90m, 2h, 1d")
+    add.add_argument("--comment", required=True)
+    listing = actions.add_parser("list", help="the active silences (--expired: all)")
+    listing.add_argument("--expired", action="store_true")
+    expire = actions.add_parser("expire", help="end a silence now")
+    expire.add_argument("id")
     return parser
+
+
+def silence(args: argparse.Namespace) -> int:
+    """The silences of the configured state store, one JSON object per line on stdout."""
+    from handlers.http.silences import silences_of_runtime
+
+    runtime = get_runtime()
+    if runtime.settings.dedupe_store == "memory":
+        print(
+            "note: DEDUPE_STORE is memory: silences made here last as long as this command; "
+            "use /api/silences on the running host, or the table store",
+            file=sys.stderr,
+        )
+    silences = silences_of_runtime()
+    if args.action == "add":
+        made = silences.add(
+            parse_matchers(args.match), parse_duration(args.duration), args.comment
+        )
+        print(json.dumps(made.to_json()))
+    elif args.action == "list":
+        for one in silences.all(include_expired=args.expired):
+            print(json.dumps(one.to_json()))
+    else:
+        print(json.dumps(silences.expire(args.id).to_json()))
+    return 0
 
 
 def serve(host: str, port: int, *, quiet: bool = False) -> int:

@@ -169,6 +169,14 @@ class LocalHostHandler(BaseHTTPRequestHandler):
         """Silence the stdlib's access log: it prints the query string (function keys)."""
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """One thread per request; a listen backlog for Event Grid's concurrent deliveries (the
+    standard library's 5 resets connections when a few dozen arrive at once)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def make_server(
     host: str, port: int, *, access_log: bool = True, app: func.FunctionApp | None = None
 ) -> ThreadingHTTPServer:
@@ -182,9 +190,7 @@ def make_server(
         (LocalHostHandler,),
         {"routes": routes_of(app), "access_log": access_log},
     )
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return LocalHTTPServer((host, port), handler)
 
 
 def server_routes(server: ThreadingHTTPServer) -> list[LocalRoute]:
