@@ -13,6 +13,7 @@ from handlers.http import routes as webhook
 from handlers.http.codes import handle_codes
 from handlers.http.messages import Headers, Request, Response
 from handlers.http.routes import flush_outbox
+from handlers.http.silences import handle_silences
 from handlers.http.status import status_page
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -64,6 +65,11 @@ def codes(req: func.HttpRequest) -> func.HttpResponse:
 def status(req: func.HttpRequest) -> func.HttpResponse:
     """The status page: what is firing, alarms, silences (and the form to add one)."""
     return to_http_response(status_page(to_request(req)))
+@app.function_name("silences")
+@app.route(route="silences", methods=["GET", "POST", "DELETE"], auth_level=func.AuthLevel.FUNCTION)
+def silences(req: func.HttpRequest) -> func.HttpResponse:
+    """Create, list and expire silences (label matchers with an expiry and a comment)."""
+    return to_http_response(handle_silences(to_request(req)))
 
 
 @app.function_name("health")

@@ -53,11 +53,16 @@ class InvalidCodeQuery(TriageError, ValueError):
 
 
 class InvalidSilence(TriageError, ValueError):
-    """A silence that cannot be made or expired as asked (bad matcher, duration, unknown id)."""
+    """A silence that cannot be made or expired as asked: no matcher, an unknown label, no
+    comment, a bad duration."""
 
 
 class UnknownCode(TriageError, LookupError):
     """A code the catalog cannot explain."""
+
+
+class UnknownSilence(TriageError, LookupError):
+    """No silence has this id."""
 
 
 # --- ours: the sender should deliver again later ----------------------------------------------

@@ -25,6 +25,7 @@ from handlers.fast.reading import FastReader
 from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.notify.notifier import Notifier, Timers
+from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
 from handlers.oncall.receivers import Receiver
@@ -228,13 +229,17 @@ def build_outbox(store: DedupeStore) -> Outbox:
     return MemoryOutbox()
 
 
+def _documents(store: DedupeStore, kind: str) -> GroupStore:
+    if isinstance(store, TableDedupeStore):
+        return store.groups(kind)
+    return MemoryGroupStore()
+
+
 def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
     """Groups live where the claims do, so only the claimant of an event counts it."""
-    groups: GroupStore = (
-        store.groups() if isinstance(store, TableDedupeStore) else MemoryGroupStore()
-    )
     return Notifier(
-        groups=groups,
+        groups=_documents(store, "groups"),
+        silences=Silences(_documents(store, "silences")),
         source=settings.alert_source,
         group_by=settings.group_by,
         timers=Timers(

@@ -28,6 +28,7 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
+from handlers.alerting.alert import ALERT_TYPE
 from handlers.inbound.envelope import parse_events
 from handlers.pipeline import CLAIM_LEASE, event_record_key
 from handlers.settings import setting_names
@@ -44,7 +45,9 @@ pytestmark = pytest.mark.azurite
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLE = "acstriageclaims"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes....").decode()
-MAX_REDELIVERIES = 40  # Event Grid retries for a day; here a bounded loop stands in for it
+# Event Grid retries for a day; here a bounded loop stands in for it (30 s: enough for a holder
+# to finish on a loaded machine).
+MAX_REDELIVERIES = 100
 
 
 def host_environment(azurite: Azurite, alert_file: Path, webhook_url: str) -> dict[str, str]:
@@ -58,6 +61,7 @@ def host_environment(azurite: Azurite, alert_file: Path, webhook_url: str) -> di
         ALERT_FILE=str(alert_file),
         ALERT_WEBHOOK_URL=webhook_url,
         ALERT_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        GROUP_WAIT_SECONDS="3600",  # these tests count alerts; no group notification
     )
     return env
 
@@ -101,17 +105,20 @@ def start_host() -> Iterator[Callable[..., HostProcess]]:
         host.kill()
 
 
-def deliver_until_answered(host: HostProcess, body: Any) -> list[int]:
-    """Post like Event Grid: again after a 503, a bounded number of times; the statuses seen."""
-    statuses = []
+def deliver_until_answered(host: HostProcess, body: Any) -> list[str]:
+    """Post like Event Grid: again after a 503, a bounded number of times; the answers seen
+    ("200", or the 503's problem type: events-in-progress, or a store too slow on a loaded
+    machine, which Event Grid retries alike)."""
+    answers = []
     for _ in range(MAX_REDELIVERIES):
         response = host.post(body)
-        statuses.append(response.status_code)
         if response.status_code != 503:
-            return statuses
-        assert response.json()["type"].endswith("events-in-progress"), response.text
-        time.sleep(0.2)
-    return statuses
+            answers.append(str(response.status_code))
+            return answers
+        assert "Retry-After" in response.headers, response.text
+        answers.append(response.json()["type"].rsplit(":", 1)[-1])
+        time.sleep(0.3)
+    return answers
 
 
 def failed_sms(n: int) -> list[dict[str, Any]]:
@@ -131,7 +138,7 @@ def test_concurrent_and_redelivered_events_alert_once_across_two_hosts(
         contenders = (first, second, first)
         barriers = [threading.Barrier(len(contenders), timeout=60) for _ in range(events)]
 
-        def contend(n: int, host: HostProcess) -> list[int]:
+        def contend(n: int, host: HostProcess) -> list[str]:
             barriers[n].wait()
             return deliver_until_answered(host, failed_sms(n))
 
@@ -141,17 +148,16 @@ def test_concurrent_and_redelivered_events_alert_once_across_two_hosts(
         # Then Event Grid redelivers everything once more, to both.
         late = [host.post(failed_sms(n)) for n in range(events) for host in (first, second)]
 
-        assert all(statuses[-1] == 200 for statuses in answers)
-        assert any(503 in statuses for statuses in answers), "no attempt ever overlapped"
+        assert all(seen[-1] == "200" for seen in answers)
+        assert any("events-in-progress" in seen for seen in answers), "no attempt overlapped"
         assert all(r.status_code == 200 and r.json()["outcomes"] == {"duplicate": 1} for r in late)
         with waiting("the flushers to empty the outbox") as until:
             until(lambda: len(read_alerts(alert_file)) >= events and outbox_rows(azurite) == 0)
         written = Counter(alert["data"]["event"]["id"] for alert in read_alerts(alert_file))
         assert written == Counter({f"sms-{n}": 1 for n in range(events)})
-        sent = [event for r in receiver.accepted() for event in r.json()]
-        # A run slower than GROUP_WAIT_SECONDS also sends the group's notification: not an alert.
-        assert {e["type"] for e in sent} <= {"acs-triage.alert.v1", "acs-triage.notification.v1"}
-        received = Counter(e["id"] for e in sent if e["type"] == "acs-triage.alert.v1")
+        received = Counter(
+            a["id"] for r in receiver.accepted() for a in r.json() if a["type"] == ALERT_TYPE
+        )
         assert len(received) == events and set(received.values()) == {1}
 
 

@@ -1,9 +1,10 @@
-"""Wall-clock deadlines: no far side can hold a call, or a delivery, past its deadline.
+"""Wall-clock deadlines: no far side can hold a call, a flush or a delivery past its deadline.
 
-Receivers that hang, drip a byte at a time, or answer after the attempt gave up: the delivery is
-answered (503, the destination failed) before its deadline, a cut-off attempt is not repeated
-within the delivery, and the redelivery sends the same ids, so a receiver that did take the
-late one can drop the copy. The dedupe table gets the same treatment.
+Receivers that hang, drip a byte at a time, or answer after the attempt gave up: the delivery
+is answered 200 without waiting on them, the flush pass ends by its deadline with the
+destination failed, a cut-off attempt is not repeated within the pass, and the next pass sends
+the same ids, so a receiver that did take the late one can drop the copy. The dedupe table gets
+the same treatment: a delivery is answered 503 by its deadline when the table hangs or drips.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ def test_routes_methods_and_auth_levels_are_as_designed() -> None:
         "codes": {"route": "codes", "methods": ["GET"], "authLevel": "FUNCTION"},
         "status": {"route": "status", "methods": ["GET", "POST"], "authLevel": "FUNCTION"},
         "health": {"route": "health", "methods": ["GET"], "authLevel": "ANONYMOUS"},
+        "silences": {
+            "route": "silences",
+            "methods": ["DELETE", "GET", "POST"],
+            "authLevel": "FUNCTION",
+        },
     }
 
 

@@ -86,7 +86,7 @@ def test_a_storm_becomes_one_firing_one_update_per_interval_and_one_resolved(
     make_runtime: RuntimeFactory, alert_file: Path
 ) -> None:
     clock = Clock()
-    runtime = make_runtime(flush_each_delivery=False)
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
     assert runtime.flusher is not None and runtime.flusher.notifier is not None
     runtime.flusher.notifier.clock = clock
     runtime.flusher.clock = clock

@@ -22,6 +22,7 @@ from handlers.errors import (
     TopicNotAllowed,
     TriageError,
     UnknownCode,
+    UnknownSilence,
 )
 from handlers.http.messages import Response, problem_response
 from handlers.settings import SettingsError
@@ -46,6 +47,7 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
     (TokenRejected, Problem(401, "unauthorized", "Missing or invalid credentials")),
     (TopicNotAllowed, Problem(403, "forbidden", "Topic not allowed")),
     (UnknownCode, Problem(404, "unknown-code", "Unknown code")),
+    (UnknownSilence, Problem(404, "unknown-silence", "Unknown silence")),
     (DeliveryTooLarge, Problem(413, "payload-too-large", "Body over the size limit")),
     (
         SigningKeysUnavailable,

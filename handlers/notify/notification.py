@@ -62,6 +62,9 @@ class NotificationData(BaseModel):
     first_seen: str | None = Field(default=None, exclude_if=_absent)
     last_seen: str | None = Field(default=None, exclude_if=_absent)
     examples: list[Example] | None = Field(default=None, exclude_if=_absent)
+    # True when the group was silenced since its last notification: this one carries what came
+    # meanwhile.
+    after_silence: bool | None = Field(default=None, exclude_if=_absent)
     # The catalog's words for the group's code: may be absent when the catalog has none.
     meaning: str | None = None
     advice: str | None = None

@@ -32,6 +32,7 @@ from handlers.notify.notification import (
     NotificationData,
     Reason,
 )
+from handlers.notify.silences import Silences
 from handlers.state.groups import Document, GroupStore
 
 __all__ = ["NOTIFICATION_TYPE", "Due", "Notification", "Notifier", "Timers"]
@@ -80,6 +81,7 @@ class Notifier:
     group_by: tuple[str, ...] = ("channel", "kind", "code", "subcode")
     timers: Timers = Timers()
     clock: Callable[[], float] = time.time
+    silences: Silences | None = None
 
     # --- the pipeline: the claimant records its alerts --------------------------------------
 
@@ -128,12 +130,28 @@ class Notifier:
     def due(self) -> list[Due]:
         """The notifications due now, oldest group first."""
         now = self.clock()
+        silences = self.silences.active() if self.silences is not None else []
         found = []
         for doc in sorted(self.groups.documents(), key=lambda d: d["first_seen"]):
             reason = self._reason(doc, now)
-            if reason is not None:
-                found.append(Due(self._notification(doc, reason, now), doc))
+            if reason is None:
+                continue
+            if any(silence.matches(doc["labels"]) for silence in silences):
+                self._hush(doc, reason)
+                continue
+            found.append(Due(self._notification(doc, reason, now), doc))
         return found
+
+    def _hush(self, doc: Document, reason: str) -> None:
+        """A silenced group is counted, not notified; resolved under a silence, it goes."""
+
+        def hush(current: Document | None) -> Document | None:
+            if current is None or reason == "resolved":
+                return None
+            current["silenced"] = True
+            return current
+
+        self.groups.change(doc["fingerprint"], hush)
 
     def mark_sent(self, due: Due) -> None:
         """The notification is in the outbox: the group moves on (or goes, once resolved)."""
@@ -149,7 +167,7 @@ class Notifier:
                 return doc  # already advanced (another pass) or gone
             if resolved and doc["last_seen"] <= seen_until:
                 return None
-            doc.update(seq=seq, notified_at=sent_at, status="firing")
+            doc.update(seq=seq, notified_at=sent_at, status="firing", silenced=False)
             doc["since_last"] -= counted  # alerts that came meanwhile wait for the next one
             return doc
 
@@ -188,6 +206,7 @@ class Notifier:
             examples=[Example.model_validate(example) for example in doc["examples"]],
             meaning=doc["meaning"],
             advice=doc["advice"],
+            after_silence=bool(doc.get("silenced")),
             summary=f"{status}: {doc['total']} alert(s) ({doc['since_last']} new) for {summary}",
         )
         return Notification(

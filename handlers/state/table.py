@@ -277,9 +277,9 @@ class TableDedupeStore:
         """The outbox in the same table, reached through the same client and limits."""
         return TableOutbox(self)
 
-    def groups(self) -> TableGroupStore:
-        """The group documents in the same table."""
-        return TableGroupStore(self)
+    def groups(self, partition: str = "groups") -> TableGroupStore:
+        """Documents of one kind (groups, silences) in the same table."""
+        return TableGroupStore(self, partition)
 
     def close(self) -> None:
         self.wait_for_purge()
@@ -564,8 +564,9 @@ MAX_CHANGE_ROUNDS = 50
 class TableGroupStore:
     """Group documents as rows of one partition; each change is a conditional write."""
 
-    def __init__(self, store: TableDedupeStore) -> None:
+    def __init__(self, store: TableDedupeStore, partition: str = GROUPS_PARTITION) -> None:
         self._store = store
+        self._partition = partition
 
     def change(self, key: str, change: Change) -> Document | None:
         result: Document | None = self._store._run(self._change, [key], change=change)[0]
@@ -588,7 +589,7 @@ class TableGroupStore:
         row = row_key(key)
         for _ in range(MAX_CHANGE_ROUNDS):
             try:
-                entity = table.get_entity(GROUPS_PARTITION, row)
+                entity = table.get_entity(self._partition, row)
             except ResourceNotFoundError:
                 entity = None
             current = json.loads(entity["Doc"]) if entity is not None else None
@@ -598,29 +599,32 @@ class TableGroupStore:
                 if entity is None and changed is None:
                     return None
                 if entity is None:
-                    table.create_entity(_group_row(row, changed))
+                    table.create_entity(self._row(row, changed))
                 elif changed is None:
                     table.delete_entity(
-                        GROUPS_PARTITION, row, etag=entity.metadata["etag"], **condition
+                        self._partition, row, etag=entity.metadata["etag"], **condition
                     )
                 else:
                     table.update_entity(
-                        _group_row(row, changed),
+                        self._row(row, changed),
                         mode=UpdateMode.REPLACE,
                         etag=entity.metadata["etag"],
                         **condition,
                     )
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            except ResourceNotFoundError:
+                if entity is None:
+                    raise  # no table yet: _run creates it and runs the change again
+                continue  # another instance deleted it first: read again
+            except (ResourceExistsError, ResourceModifiedError):
                 continue  # another instance changed it first: read again
             return changed
         raise StateUnavailable("a group changed too often to be updated; try again")
 
     def _all(self, _: None, **__: Any) -> list[Document]:
         rows = self._store._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": GROUPS_PARTITION}, select=["Doc"]
+            "PartitionKey eq @pk", parameters={"pk": self._partition}, select=["Doc"]
         )
         return [json.loads(row["Doc"]) for row in rows]
 
-
-def _group_row(row: str, document: Document | None) -> dict[str, Any]:
-    return {"PartitionKey": GROUPS_PARTITION, "RowKey": row, "Doc": json.dumps(document)}
+    def _row(self, row: str, document: Document | None) -> dict[str, Any]:
+        return {"PartitionKey": self._partition, "RowKey": row, "Doc": json.dumps(document)}

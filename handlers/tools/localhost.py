@@ -208,6 +208,9 @@ def _body_limit() -> int:
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
+    """One thread per request; a listen backlog for Event Grid's concurrent deliveries (the
+    standard library's 5 resets connections when a few dozen arrive at once)."""
+
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
 
