@@ -12,6 +12,8 @@ import azure.functions as func
 from handlers.http import routes as webhook
 from handlers.http.codes import handle_codes
 from handlers.http.messages import Headers, Request, Response
+from handlers.http.routes import flush_outbox
+from handlers.http.silences import handle_silences
 from handlers.http.status import status_page
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -63,6 +65,11 @@ def codes(req: func.HttpRequest) -> func.HttpResponse:
 def status(req: func.HttpRequest) -> func.HttpResponse:
     """The status page: what is firing, alarms, silences (and the form to add one)."""
     return to_http_response(status_page(to_request(req)))
+@app.function_name("silences")
+@app.route(route="silences", methods=["GET", "POST", "DELETE"], auth_level=func.AuthLevel.FUNCTION)
+def silences(req: func.HttpRequest) -> func.HttpResponse:
+    """Create, list and expire silences (label matchers with an expiry and a comment)."""
+    return to_http_response(handle_silences(to_request(req)))
 
 
 @app.function_name("health")
@@ -70,3 +77,11 @@ def status(req: func.HttpRequest) -> func.HttpResponse:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     """Version and readiness, for probes."""
     return to_http_response(webhook.health(to_request(req)))
+
+
+@app.function_name("flusher")
+@app.timer_trigger(schedule="*/10 * * * * *", arg_name="timer", run_on_startup=False)
+def flusher(timer: func.TimerRequest) -> None:
+    """Send what the outbox holds to the destinations (one instance at a time, as the platform
+    runs timers); deliveries never wait on a destination."""
+    flush_outbox()

@@ -129,6 +129,9 @@ def measure_throughput(
         if "peers" in parts:
             ways.extend(peers.peer_ways(fresh))
         results.throughput = throughput.run(ways)
+    # The alerts wait in the outbox until the flusher's next pass; the peers flush their own.
+    runtime.flush()
+    careful.flush()
     throughput.check_alert_file(
         folder, warm_up + sum(result.alerts for result in results.throughput.values())
     )

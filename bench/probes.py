@@ -87,14 +87,18 @@ def _reset_peak_rss() -> bool:
 
 
 def serve() -> None:
-    from handlers.tools.localhost import make_server
+    from handlers.runtime import get_runtime
+    from handlers.tools.localhost import FlusherThread, make_server
 
     server = make_server("127.0.0.1", 0, access_log=False)
+    flusher = FlusherThread(get_runtime())  # as `python -m handlers serve` runs it
+    flusher.start()
     print(json.dumps({"port": server.server_address[1]}), flush=True)
     try:
         server.serve_forever()
     finally:
         server.server_close()
+        flusher.stop()
 
 
 def main(argv: list[str]) -> int:

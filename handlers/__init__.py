@@ -8,8 +8,11 @@ The flow, room by room (each folder's ``__init__`` says what it holds and what i
     (catalog)  the top-level ``catalog`` package: (code, subcode) → meaning, category, advice
     alerting/  policy (which outcomes alert), the alert record, its destinations and retries
     oncall/    where on-call people are: PagerDuty, Teams, Slack, Alertmanager; the status page
-    state/     what must be remembered across deliveries and instances (dedupe)
-    pipeline   one delivery end to end: read → dedupe → explain → decide → send → remember
+    state/     what must be remembered across deliveries and instances: claims, dedupe records,
+               the outbox, group documents
+    notify/    groups of alerts by label, and when a person hears about them (notifications)
+    pipeline   one delivery end to end: read → claim → explain → decide → record in the outbox
+    flusher    the outbox to the destinations, oldest first, once per destination and id
     fast/      the fast path: one typed decode per body, a memoised verdict per ordinary event,
                the careful path (inbound, events) for anything odd; the pipeline triages both
     records    what the 200 answer and ``replay`` say about each event

@@ -53,11 +53,16 @@ class InvalidCodeQuery(TriageError, ValueError):
 
 
 class InvalidSilence(TriageError, ValueError):
-    """A silence that cannot be made or expired as asked (bad matcher, duration, unknown id)."""
+    """A silence that cannot be made or expired as asked: no matcher, an unknown label, no
+    comment, a bad duration."""
 
 
 class UnknownCode(TriageError, LookupError):
     """A code the catalog cannot explain."""
+
+
+class UnknownSilence(TriageError, LookupError):
+    """No silence has this id."""
 
 
 # --- ours: the sender should deliver again later ----------------------------------------------
@@ -103,15 +108,3 @@ class EventsInProgress(TriageError):
             retry_after=IN_PROGRESS_RETRY_AFTER_SECONDS,
         )
         self.count = count
-
-
-class DestinationsFailed(TriageError):
-    """Alert destinations still failed after bounded retries."""
-
-    def __init__(self, failed: list[str]) -> None:
-        super().__init__(
-            f"Alert destination(s) {', '.join(failed)} failed after retries; the delivery will "
-            "be retried and the same alert ids sent again.",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
-        self.failed = failed

@@ -1,19 +1,20 @@
-"""One delivery, end to end: read → claim → enrich → decide → send → complete.
+"""One delivery, end to end: read → claim → enrich → decide → record → complete.
 
-Exactly-once alerts on an at-least-once transport rest on two records in the dedupe store:
+Exactly-once alerts on an at-least-once transport rest on the state store:
 
-- ``event:<digest>`` — claimed before anything is sent for the event, completed once it was
-  handled. Only the caller that won the claim sends; a redelivery of a completed event is a
-  ``duplicate``; one that arrives while another attempt holds the claim (Event Grid gave up
-  waiting on a slow first attempt, or another instance has it) is answered
+- ``event:<digest>`` — claimed before anything is recorded for the event, completed once its
+  alert is in the outbox. Only the caller that won the claim records; a redelivery of a
+  completed event is a ``duplicate``; one that arrives while another attempt holds the claim
+  (Event Grid gave up waiting on a slow first attempt, or another instance has it) is answered
   :class:`~handlers.errors.EventsInProgress` (503) for the held events, so it comes back later
   and finds them completed, or their lease lapsed if the holder crashed;
-- ``sent:<alert id>:<sink>`` — that alert reached that sink; when one sink fails and the delivery
-  is answered 503, the redelivery re-sends only to the sinks that have not got it yet.
+- the outbox — the alerts, recorded durably before the delivery is answered; the flusher
+  (:mod:`handlers.flusher`) sends them later, and its ``sent:<id>:<destination>`` records make
+  each destination get each id once.
 
-Claims are completed only once every alert of the delivery has reached every sink, and released
-when the attempt fails, so a delivery that fails (503) is processed again in full on redelivery,
-with the same alert ids.
+No destination is called while Event Grid waits: a destination that is down costs the delivery
+nothing. Only a state store that cannot record fails it (503). Claims are released when the
+attempt fails, so the redelivery records the same alert ids again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -31,15 +31,17 @@ from typing import Any, Protocol
 from catalog.lookup import Catalog
 from catalog.models import Match
 from handlers.alerting.alert import Alert, build_alert, build_invalid_events_alert
-from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.alerting.policy import AlertPolicy
-from handlers.deadlines import delivery_deadline, in_this_context
-from handlers.errors import DestinationsFailed, EventsInProgress, StateUnavailable
+from handlers.deadlines import delivery_deadline
+from handlers.errors import EventsInProgress, StateUnavailable
 from handlers.events.outcome import Outcome
 from handlers.events.router import EventReader
+from handlers.flusher import to_json
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.notify.notifier import Notifier
 from handlers.records import EventRecord, Verdict
+from handlers.state.outbox import Outbox
 from handlers.state.store import Claim, DedupeStore
 
 # How long a claim protects an event from a second sender. Longer than any attempt can take
@@ -174,20 +176,15 @@ def event_record_key(envelope: Envelope) -> str:
     return record_key(envelope.key)
 
 
-def sent_record_key(alert: Alert, sink: AlertSink) -> str:
-    return f"sent:{alert.id}:{sink.name}"
-
-
 @dataclass
 class Pipeline:
     reader: EventReader
     catalog: Catalog
     policy: AlertPolicy
-    sinks: Sequence[AlertSink]
+    outbox: Outbox | None  # None when no destination is configured: nothing to keep
     dedupe: DedupeStore
     alert_source: str
-    sink_max_attempts: int = 4
-    sink_retry_budget_seconds: float = 20.0
+    notifier: Notifier | None = None
     claim_lease: timedelta = CLAIM_LEASE
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
@@ -207,7 +204,7 @@ class Pipeline:
             with delivery_deadline(self.deadline_seconds):
                 claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
                 triages = self._triage(events, keys, claim)
-                self._send(triages)
+                self._record(triages)
                 self.dedupe.complete(claim)
         except BaseException:
             if claim is not None:
@@ -281,52 +278,14 @@ class Pipeline:
         alert = build_alert(outcome, match, kind, event_key=envelope.key, source=self.alert_source)
         return Triage(outcome, "alert", match, alert)
 
-    def _send(self, triages: Sequence[Triaged]) -> None:
+    def _record(self, triages: Sequence[Triaged]) -> None:
+        """Put the delivery's alerts in the outbox: durable before the delivery is answered.
+        The flusher sends them; no destination is called while Event Grid waits."""
         alerts = alerts_of(triages)
-        if not alerts or not self.sinks:
-            return
-        wanted = {(a.id, s.name): sent_record_key(a, s) for a in alerts for s in self.sinks}
-        done = self.dedupe.seen(list(wanted.values()))
-        pending = {
-            sink: [a for a in alerts if wanted[(a.id, sink.name)] not in done]
-            for sink in self.sinks
-        }
-        pending = {sink: batch for sink, batch in pending.items() if batch}
-        # Destinations are tried side by side, each within the whole retry budget, so one
-        # delivery takes as long as its slowest destination and stays inside Event Grid's 30 s.
-        outcomes = self._deliver_all(pending, wanted)
-        failed = [sink.name for sink, error in outcomes.items() if error is not None]
-        for sink, error in outcomes.items():
-            if error is not None:
-                log_event(
-                    "sink_failed", sink=sink.name, alerts=len(pending[sink]), error=str(error)
-                )
-        if failed:
-            raise DestinationsFailed(failed)
-
-    def _deliver_all(
-        self, pending: dict[AlertSink, list[Alert]], wanted: dict[tuple[str, str], str]
-    ) -> dict[AlertSink, SinkError | None]:
-        def attempt(sink: AlertSink) -> SinkError | None:
-            try:
-                deliver(
-                    sink,
-                    pending[sink],
-                    max_attempts=self.sink_max_attempts,
-                    budget_seconds=self.sink_retry_budget_seconds,
-                )
-            except SinkError as error:
-                return error
-            # Recorded as soon as this sink has them: if the process dies while a slower sink
-            # is still trying, the next attempt does not send them to this one again.
-            self.dedupe.remember([wanted[(a.id, sink.name)] for a in pending[sink]])
-            return None
-
-        if len(pending) <= 1:
-            return {sink: attempt(sink) for sink in pending}
-        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in pending}
-            return {sink: future.result() for sink, future in futures.items()}
+        if alerts and self.outbox is not None:
+            self.outbox.put([(alert.id, to_json(alert)) for alert in alerts])
+        if alerts and self.notifier is not None:
+            self.notifier.record(alerts)  # only the claimant counts: counts stay exact
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

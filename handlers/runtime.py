@@ -22,7 +22,10 @@ from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
+from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.notifier import Notifier, Timers
+from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
 from handlers.oncall.receivers import Receiver
@@ -31,7 +34,9 @@ from handlers.oncall.status import StatusSource
 from handlers.oncall.teams import TeamsReceiver
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
+from handlers.state.groups import GroupStore, MemoryGroupStore
 from handlers.state.memory import MemoryDedupeStore
+from handlers.state.outbox import MemoryOutbox, Outbox
 from handlers.state.store import DedupeStore
 from handlers.state.table import TableDedupeStore
 
@@ -46,6 +51,7 @@ class Runtime:
     receivers: tuple[Receiver, ...] = ()
     # What the status page shows and where its silences go: the notification state.
     status_source: StatusSource | None = None
+    flusher: Flusher | None = None  # None when no destination is configured
 
     @classmethod
     def build(
@@ -62,15 +68,18 @@ class Runtime:
         def is_known_sms_code(code: int) -> bool:
             return catalog.lookup(Domain.SMS_DELIVERY, code, None).rule != "none"
 
+        destinations = list(build_sinks(settings) if sinks is None else sinks)
+        store = build_dedupe_store(settings) if dedupe is None else dedupe
+        outbox = build_outbox(store) if destinations else None
+        notifier = build_notifier(settings, store) if destinations else None
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
-            sinks=list(build_sinks(settings) if sinks is None else sinks),
-            dedupe=build_dedupe_store(settings) if dedupe is None else dedupe,
+            outbox=outbox,
+            notifier=notifier,
+            dedupe=store,
             alert_source=settings.alert_source,
-            sink_max_attempts=settings.sink_max_attempts,
-            sink_retry_budget_seconds=settings.sink_retry_budget_seconds,
         )
         return cls(
             settings,
@@ -79,7 +88,12 @@ class Runtime:
             FastReader(pipeline.reader) if fast_path else None,
             tuple(build_receivers(settings)),
             status_source,
+            build_flusher(settings, store, outbox, destinations, notifier),
         )
+
+    def flush(self) -> list[FlushReport]:
+        """Send what the outbox holds (the timer trigger, the local host's thread, tests)."""
+        return self.flusher.flush_all() if self.flusher is not None else []
 
 
 _lock = threading.Lock()
@@ -184,4 +198,54 @@ def build_dedupe_store(settings: Settings) -> DedupeStore:
         table_name,
         window=window,
         client_id=settings.azure_client_id or None,
+    )
+
+
+def build_flusher(
+    settings: Settings,
+    store: DedupeStore,
+    outbox: Outbox | None,
+    destinations: Sequence[AlertSink],
+    notifier: Notifier | None,
+) -> Flusher | None:
+    """The outbox's sender; none when there is no outbox (no destination configured)."""
+    if outbox is None:
+        return None
+    return Flusher(
+        outbox=outbox,
+        dedupe=store,
+        sinks=destinations,
+        source=settings.alert_source,
+        max_attempts=settings.sink_max_attempts,
+        budget_seconds=settings.sink_retry_budget_seconds,
+        notifier=notifier,
+    )
+
+
+def build_outbox(store: DedupeStore) -> Outbox:
+    """The outbox lives where the claims do: in the shared table, or in this process."""
+    if isinstance(store, TableDedupeStore):
+        return store.outbox()
+    return MemoryOutbox()
+
+
+def _documents(store: DedupeStore, kind: str) -> GroupStore:
+    if isinstance(store, TableDedupeStore):
+        return store.groups(kind)
+    return MemoryGroupStore()
+
+
+def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
+    """Groups live where the claims do, so only the claimant of an event counts it."""
+    return Notifier(
+        groups=_documents(store, "groups"),
+        silences=Silences(_documents(store, "silences")),
+        source=settings.alert_source,
+        group_by=settings.group_by,
+        timers=Timers(
+            group_wait=settings.group_wait_seconds,
+            group_interval=settings.group_interval_seconds,
+            repeat_interval=settings.repeat_interval_seconds,
+            resolve_timeout=settings.resolve_timeout_seconds,
+        ),
     )

@@ -198,6 +198,17 @@ class Settings(BaseModel):
     alertmanager_webhook_token: SecretStr | None = None
     alertmanager_receiver: str = "acs-triage"
 
+    # --- notifications: groups of alerts and Alertmanager's timers -----------------------
+    group_by: CommaList = Field(
+        default=("channel", "kind", "code", "subcode"),
+        description="The labels whose values make a group (channel, event_type, kind, code, "
+        "subcode, category, origin).",
+    )
+    group_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
+    group_interval_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    repeat_interval_seconds: float = Field(default=14_400.0, gt=0, le=7 * 86_400)
+    resolve_timeout_seconds: float = Field(default=900.0, gt=0, le=86_400)
+
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
     dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -212,6 +223,7 @@ class Settings(BaseModel):
 
     _split = field_validator(
         "allowed_topics",
+        "group_by",
         "alert_categories",
         "alert_include_codes",
         "alert_exclude_codes",
@@ -231,6 +243,15 @@ class Settings(BaseModel):
         unknown = [item for item in value if item not in known]
         if unknown:
             raise ValueError(f"unknown categories {unknown}; use any of {', '.join(known)}")
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _labels_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
+        unknown = [item for item in value if item not in known]
+        if unknown or not value:
+            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(known)}")
         return value
 
     @field_validator("alert_include_codes", "alert_exclude_codes")

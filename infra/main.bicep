@@ -257,6 +257,12 @@ var appSettings = {
   ALERTMANAGER_WEBHOOK_URL: alertmanagerWebhookUrl
   ALERTMANAGER_WEBHOOK_TOKEN: alertmanagerWebhookToken
   ALERTMANAGER_RECEIVER: 'acs-triage'
+  // notifications: which labels make a group, and Alertmanager's timers (seconds).
+  GROUP_BY: 'channel,kind,code,subcode'
+  GROUP_WAIT_SECONDS: '30'
+  GROUP_INTERVAL_SECONDS: '300'
+  REPEAT_INTERVAL_SECONDS: '14400'
+  RESOLVE_TIMEOUT_SECONDS: '900'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint

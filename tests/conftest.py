@@ -44,10 +44,19 @@ def alert_file(tmp_path: Path) -> Path:
     return tmp_path / "alerts.jsonl"
 
 
-def read_alerts(path: Path) -> list[dict[str, Any]]:
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every CloudEvent in an alert file: alerts and notifications, in order."""
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    return [event for event in read_events(path) if event["type"] == "acs-triage.alert.v1"]
+
+
+def read_notifications(path: Path) -> list[dict[str, Any]]:
+    return [e for e in read_events(path) if e["type"] == "acs-triage.notification.v1"]
 
 
 @pytest.fixture
@@ -59,19 +68,41 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         sinks: list[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
         status_source: StatusSource | None = None,
+        flush_each_delivery: bool = True,
         **settings: Any,
     ) -> Runtime:
         settings.setdefault("callback_jwt_required", False)
+        # Group notifications only where a test asks for them (with a clock it moves): a slow
+        # machine must not see one appear among the alerts a test counts.
+        settings.setdefault("group_wait_seconds", 3600)
         runtime = Runtime.build(
             load_settings(**settings),
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
             dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
             status_source=status_source,
         )
+        if flush_each_delivery:
+            flush_after_each_delivery(runtime)
         reset_runtime(runtime)
         return runtime
 
     return make
+
+
+def flush_after_each_delivery(runtime: Runtime) -> None:
+    """Run the flusher right after each delivery, as if its thread had just woken: tests that
+    are about what a delivery produces read the destinations at once, deterministically. The
+    tests about the outbox itself leave this off and flush when they choose."""
+    # Both paths end in run_events (the careful ``run`` calls it too), so one hook sees both.
+    run = runtime.pipeline.run_events
+
+    def run_then_flush(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            runtime.flush()
+
+    setattr(runtime.pipeline, "run_events", run_then_flush)  # noqa: B010 - an instance's own attribute
 
 
 class LocalHost:

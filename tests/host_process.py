@@ -3,7 +3,8 @@
     python -m tests.host_process [--clock-offset SECONDS]
 
 The settings come from the environment, as in Azure. It prints its port on the first line of
-stdout once it listens, and serves until it is killed. ``--clock-offset`` moves the table
+stdout once it listens, and serves (and flushes its outbox on a thread, as the local host does)
+until it is killed. ``--clock-offset`` moves the table
 store's clock forward: an instance that starts after a claim's lease has lapsed.
 """
 
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings
 from handlers.state.table import TableDedupeStore
-from handlers.tools.localhost import make_server
+from handlers.tools.localhost import FlusherThread, make_server
 
 
 def main() -> None:
@@ -32,8 +33,10 @@ def main() -> None:
         window=timedelta(hours=settings.dedupe_window_hours),
         now=lambda: datetime.now(UTC) + offset,
     )
-    reset_runtime(Runtime.build(settings, dedupe=store))
+    runtime = Runtime.build(settings, dedupe=store)
+    reset_runtime(runtime)
     server = make_server("127.0.0.1", 0, access_log=False)
+    FlusherThread(runtime, interval=0.2).start()
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -135,15 +135,21 @@ def test_concurrent_claims_of_the_same_keys_win_each_key_exactly_once(
     start = threading.Barrier(len(contenders))
     won: list[frozenset[str]] = [frozenset()] * len(contenders)
 
+    errors: list[BaseException] = []
+
     def contend(index: int) -> None:
         start.wait()
-        won[index] = contenders[index].claim(keys, LEASE).won
+        try:
+            won[index] = contenders[index].claim(keys, LEASE).won
+        except Exception as error:  # reported below, not lost in the thread
+            errors.append(error)
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(len(contenders))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     every_win = [key for keys_won in won for key in keys_won]
     assert sorted(every_win) == sorted(keys)  # each key won once, none lost
 

@@ -1,9 +1,10 @@
-"""Wall-clock deadlines: no far side can hold a call, or a delivery, past its deadline.
+"""Wall-clock deadlines: no far side can hold a call, a flush or a delivery past its deadline.
 
-Receivers that hang, drip a byte at a time, or answer after the attempt gave up: the delivery is
-answered (503, the destination failed) before its deadline, a cut-off attempt is not repeated
-within the delivery, and the redelivery sends the same ids, so a receiver that did take the
-late one can drop the copy. The dedupe table gets the same treatment.
+Receivers that hang, drip a byte at a time, or answer after the attempt gave up: the delivery
+is answered 200 without waiting on them, the flush pass ends by its deadline with the
+destination failed, a cut-off attempt is not repeated within the pass, and the next pass sends
+the same ids, so a receiver that did take the late one can drop the copy. The dedupe table gets
+the same treatment: a delivery is answered 503 by its deadline when the table hangs or drips.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from azure.core.rest import HttpRequest
 from handlers.alerting.file_sink import FileSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.deadlines import Deadline, DeadlinePassed, cut_off_at, deadline_transport
-from handlers.errors import DestinationsFailed, StateUnavailable
+from handlers.errors import StateUnavailable
 from handlers.inbound.envelope import parse_events
 from handlers.state.table import TableDedupeStore
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
@@ -59,22 +60,26 @@ def webhook(url: str) -> WebhookSink:
 
 
 @pytest.mark.parametrize("mode", ["hang", "drip"])
-def test_a_delivery_is_answered_by_its_deadline_whatever_the_destination_does(
+def test_a_flush_ends_by_its_deadline_whatever_the_destination_does(
     make_runtime: RuntimeFactory, local_host: LocalHost, alert_file: Path, mode: str
 ) -> None:
     with SlowServer(mode, interval=0.2) as receiver:  # type: ignore[arg-type]
         runtime = make_runtime(
-            sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))], sink_max_attempts=4
+            sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))],
+            sink_max_attempts=4,
+            flush_each_delivery=False,
         )
-        runtime.pipeline.deadline_seconds = DEADLINE
         answer = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)
-        assert answer.status_code == 503
-        assert answer.json()["type"].endswith("alert-destination-unavailable")
-        assert receiver.requests == 1  # cut off, and not tried again inside the delivery
+        assert answer.status_code == 200 and receiver.requests == 0  # nobody waited on it
+        assert runtime.flusher is not None
+        runtime.flusher.pass_deadline_seconds = DEADLINE
+        [report] = runtime.flush()
+        assert report.failed == ("webhook",) and report.sent == {"file": 1}
+        assert receiver.requests == 1  # cut off, and not tried again inside the pass
     assert len(read_alerts(alert_file)) == 1
 
 
-def test_a_late_answer_is_not_retried_and_the_redelivery_sends_the_same_ids(
+def test_a_late_answer_is_not_retried_and_the_next_flush_sends_the_same_ids(
     make_runtime: RuntimeFactory, local_host: LocalHost, alert_file: Path
 ) -> None:
     with CaptureServer() as receiver:
@@ -82,11 +87,10 @@ def test_a_late_answer_is_not_retried_and_the_redelivery_sends_the_same_ids(
         runtime = make_runtime(
             sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))], sink_max_attempts=4
         )
-        runtime.pipeline.deadline_seconds = DEADLINE
-        first = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)
-        assert first.status_code == 503 and len(receiver.requests) == 1
-        again = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)
-        assert again.status_code == 200 and again.json()["outcomes"] == {"alert": 1}
+        first = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)  # then a flush
+        assert first.status_code == 200 and len(receiver.requests) == 1
+        [report] = runtime.flush()
+        assert report.sent == {"webhook": 1}
         requests = receiver.requests
     assert len(requests) == 2
     assert requests[0].header("webhook-id") == requests[1].header("webhook-id")
@@ -116,7 +120,7 @@ def test_a_dedupe_table_that_hangs_or_drips_is_unavailable_by_the_deadline(
     assert read_alerts(alert_file) == []
 
 
-def test_the_delivery_deadline_bounds_the_retries_of_a_failing_destination(
+def test_the_pass_deadline_bounds_the_retries_of_a_failing_destination(
     make_runtime: RuntimeFactory, alert_file: Path
 ) -> None:
     with CaptureServer(default=Reply(500)) as receiver:
@@ -124,9 +128,12 @@ def test_the_delivery_deadline_bounds_the_retries_of_a_failing_destination(
             sinks=[webhook(receiver.url("/hook"))],
             sink_max_attempts=10,
             sink_retry_budget_seconds=25,
+            flush_each_delivery=False,
         )
-        runtime.pipeline.deadline_seconds = 0.01  # spent before the second attempt can start
-        with pytest.raises(DestinationsFailed):
-            runtime.pipeline.run(parse_events(DELIVERY), way_in="test")
+        runtime.pipeline.run(parse_events(DELIVERY), way_in="test")
+        assert runtime.flusher is not None
+        runtime.flusher.pass_deadline_seconds = 0.01  # spent before a second attempt can start
+        [report] = runtime.flush()
+        assert report.failed == ("webhook",)
         assert len(receiver.requests) <= 1
     assert json.dumps(read_alerts(alert_file)) == "[]"

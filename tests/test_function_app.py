@@ -20,6 +20,8 @@ def http_triggers() -> dict[str, dict[str, object]]:
     for function in registered_functions(app):
         trigger = function.get_trigger()
         assert trigger is not None
+        if trigger.get_binding_name() != "httpTrigger":
+            continue
         binding = trigger.get_dict_repr()
         found[str(function.get_function_name())] = {
             "route": binding["route"],
@@ -40,13 +42,30 @@ def test_routes_methods_and_auth_levels_are_as_designed() -> None:
         "codes": {"route": "codes", "methods": ["GET"], "authLevel": "FUNCTION"},
         "status": {"route": "status", "methods": ["GET", "POST"], "authLevel": "FUNCTION"},
         "health": {"route": "health", "methods": ["GET"], "authLevel": "ANONYMOUS"},
+        "silences": {
+            "route": "silences",
+            "methods": ["DELETE", "GET", "POST"],
+            "authLevel": "FUNCTION",
+        },
     }
 
 
-def test_every_function_has_an_http_trigger_and_an_http_output() -> None:
+def test_every_function_but_the_flusher_has_an_http_trigger_and_an_http_output() -> None:
     for function in registered_functions(app):
         types = sorted(binding.type for binding in function.get_bindings())
+        if function.get_function_name() == "flusher":
+            assert types == ["timerTrigger"]
+            continue
         assert types == ["http", "httpTrigger"], function.get_function_name()
+
+
+def test_the_flusher_is_a_timer_every_ten_seconds_that_does_not_run_at_startup() -> None:
+    [flusher] = [f for f in registered_functions(app) if f.get_function_name() == "flusher"]
+    trigger = flusher.get_trigger()
+    assert trigger is not None
+    binding = trigger.get_dict_repr()
+    assert binding["schedule"] == "*/10 * * * * *"
+    assert not binding.get("runOnStartup")
 
 
 def test_the_app_defaults_to_function_keys() -> None:
@@ -79,7 +98,7 @@ def test_cold_start_builds_the_runtime_without_the_alert_clients() -> None:
     code = (
         "import sys, function_app; from handlers.runtime import get_runtime; "
         "runtime = get_runtime(); "
-        "print(len(runtime.pipeline.catalog.entries), [s.name for s in runtime.pipeline.sinks], "
+        "print(len(runtime.pipeline.catalog.entries), [s.name for s in runtime.flusher.sinks], "
         "sorted(m for m in ('azure.identity', 'azure.eventgrid') if m in sys.modules))"
     )
     env = {

@@ -37,6 +37,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "state": frozenset(),
     "records": frozenset({"handlers.events", "handlers.alerting", "catalog"}),
     "oncall": frozenset({"handlers.alerting", "handlers.settings"}),
+    "notify": frozenset({"handlers.alerting", "handlers.state", "handlers.settings"}),
+    "flusher": frozenset({"handlers.alerting", "handlers.state", "handlers.notify"}),
     "pipeline": frozenset(
         {
             "handlers.inbound",
@@ -44,6 +46,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.alerting",
             "handlers.state",
             "handlers.records",
+            "handlers.flusher",
+            "handlers.notify",
             "catalog",
         }
     ),
@@ -68,6 +72,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.pipeline",
             "handlers.fast",
             "handlers.oncall",
+            "handlers.flusher",
+            "handlers.notify",
             "catalog",
         }
     ),
@@ -80,6 +86,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "handlers.state",
             "handlers.records",
             "handlers.pipeline",
+            "handlers.flusher",
+            "handlers.notify",
             "handlers.runtime",
             "handlers.oncall",
             "catalog",

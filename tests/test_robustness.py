@@ -539,7 +539,7 @@ def test_after_an_outage_of_the_alert_webhook_every_alert_arrives_exactly_once(
         make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)], sink_max_attempts=1)
         statuses = event_grid_redelivers(local_host, deliveries, max_attempts=200)
         accepted = [alert for request in hook.accepted() for alert in request.json()]
-    assert statuses[503] == 12
+    assert statuses[503] == 0 and len(hook.requests) - len(hook.accepted()) == 12
     by_event = Counter(alert["data"]["event"]["id"] for alert in accepted)
     assert set(by_event) == alerting
     assert max(by_event.values()) == 1

@@ -164,5 +164,6 @@ def test_azure_shaped_settings_start_the_app() -> None:
         dedupe_store="table",
         dedupe_table_service_uri=TABLE_URI,
     )
-    assert [sink.name for sink in runtime.pipeline.sinks] == ["webhook", "topic"]
+    assert runtime.flusher is not None
+    assert [sink.name for sink in runtime.flusher.sinks] == ["webhook", "topic"]
     assert runtime.authenticator.required

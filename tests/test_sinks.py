@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from handlers.alerting.alert import ALERT_TYPE, Alert, AlertData, SourceEvent
-from handlers.alerting.cloudevent import json_batch
+from handlers.alerting.cloudevent import CloudEvent, json_batch
 from handlers.alerting.delivery import (
     BACKOFF_BASE_SECONDS,
     SinkError,
@@ -388,7 +388,7 @@ class FlakySink:
     attempts: int = 0
     received: list[str] = field(default_factory=list)
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         self.attempts += 1
         self.time.now += self.cost
         if self.attempts <= self.failures:

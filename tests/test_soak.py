@@ -54,6 +54,8 @@ def test_a_long_stream_keeps_memory_flat_and_the_dedupe_store_bounded(
         assert set(summary["outcomes"]) <= {"ok", "alert"}
         alerted += summary["alerts"]
         sent += batch.events
+        runtime.flush()  # as the local host's flusher thread would, between deliveries
+        assert runtime.flusher is not None and len(runtime.flusher.outbox) == 0
         assert 0 < len(store) <= DEDUPE_MAX_ENTRIES
         if sent >= WARM_UP_EVENTS:
             samples.append(current_rss_mb())

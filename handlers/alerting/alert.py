@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.models import Match, Retry
 from handlers.alerting.cloudevent import CloudEvent
+from handlers.alerting.labels import labels_for
 from handlers.events.outcome import Outcome
 from handlers.masking import mask_personal_in
 
@@ -106,6 +107,9 @@ class AlertData(BaseModel):
     # What the event's family adds (call connection, correlation ids; SMS message id, delivery
     # status, failed segments), its texts masked, ids verbatim; and where the code was found.
     context: dict[str, Any] = {}
+    # What groups are formed from (``handlers.alerting.labels``): channel, event type, kind,
+    # code, subcode, category and, for a PSTN call failure, origin.
+    labels: dict[str, str] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
     invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
 
@@ -118,6 +122,10 @@ class Alert(CloudEvent[AlertData]):
     @property
     def kind(self) -> AlertKind:
         return self.data.kind
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.data.labels
 
 
 ALERT_NAMESPACE = uuid.UUID("5b1f3c2e-8a4d-4f61-9c1e-acd5a1e47a11")
@@ -134,13 +142,14 @@ def build_alert(
     """The alert for one event. What came from the event leaves masked (ids verbatim), and a
     non-finite number, which no model should have let through, leaves as null."""
     explained = match is not None and match.rule != "none"
+    category = match.category.value if match and match.category else None
     data = AlertData(
         kind=kind,
         family=outcome.family,
         code=outcome.code,
         subcode=outcome.subcode,
         status=outcome.report_status,
-        category=match.category.value if match and match.category else None,
+        category=category,
         message=_leaving(outcome.message),
         advice=match.advice if match else None,
         retry=match.retry if match and explained else None,
@@ -159,6 +168,14 @@ def build_alert(
             )
         ),
         context=_leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
+        # Built from codes and types only, never from what the event says: nothing to mask.
+        labels=labels_for(
+            event_type=outcome.event_type,
+            kind=kind,
+            code=outcome.code,
+            subcode=outcome.subcode,
+            category=category,
+        ),
     )
     return Alert(
         id=alert_id_for(event_key),

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from handlers.alerting.alert import Alert
+from handlers.alerting.cloudevent import CloudEvent
 from handlers.deadlines import current_delivery_deadline
 from handlers.logs import log_event
 
@@ -65,14 +65,14 @@ class AlertSink(Protocol):
 
     name: str
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         """Send all the alerts of one delivery together, once; raise SinkError on failure."""
         ...
 
 
 def deliver(
     sink: AlertSink,
-    alerts: Sequence[Alert],
+    alerts: Sequence[CloudEvent[Any]],
     *,
     max_attempts: int,
     budget_seconds: float,

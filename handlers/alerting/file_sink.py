@@ -7,9 +7,9 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from handlers.alerting.alert import Alert
-from handlers.alerting.cloudevent import json_lines
+from handlers.alerting.cloudevent import CloudEvent, json_lines
 from handlers.alerting.delivery import SinkError
 
 
@@ -31,7 +31,7 @@ class FileSink:
         self._lock = threading.Lock()
         self._written: set[str] | None = None
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         try:
             with self._lock:
                 written = self._ids_in_file()

@@ -7,8 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from handlers.alerting.alert import Alert
-from handlers.alerting.cloudevent import json_batch
+from handlers.alerting.cloudevent import CloudEvent, json_batch
 from handlers.alerting.delivery import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_READ_TIMEOUT_SECONDS,
@@ -102,7 +101,7 @@ class EventGridTopicSink:
         credential = DefaultAzureCredential(managed_identity_client_id=self._client_id or None)
         return BearerTokenCredentialPolicy(credential, TOPIC_TOKEN_SCOPE)
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
@@ -137,9 +136,11 @@ class EventGridTopicSink:
                 )
             self._mark_accepted(alert.id for alert in chunk)
 
-    def _requests(self, alerts: Sequence[Alert]) -> Iterator[tuple[list[Alert], bytes]]:
+    def _requests(
+        self, alerts: Sequence[CloudEvent[Any]]
+    ) -> Iterator[tuple[list[CloudEvent[Any]], bytes]]:
         """Greedy split into requests whose body (a JSON array) stays under the limit."""
-        chunk: list[Alert] = []
+        chunk: list[CloudEvent[Any]] = []
         size = 2  # "[" and "]"
         for alert in alerts:
             event_size = len(alert.to_json())

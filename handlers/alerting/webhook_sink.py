@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from standardwebhooks import Webhook
 
-from handlers.alerting.alert import Alert
-from handlers.alerting.cloudevent import json_batch
+from handlers.alerting.cloudevent import CloudEvent, json_batch
 from handlers.alerting.delivery import DEFAULT_CONNECT_TIMEOUT_SECONDS, DEFAULT_READ_TIMEOUT_SECONDS
 from handlers.alerting.http_post import HttpPoster
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 
 
-def webhook_message_id(alerts: Sequence[Alert]) -> str:
+def webhook_message_id(alerts: Sequence[CloudEvent[Any]]) -> str:
     """The same alerts give the same id, so a receiver can drop a retried batch it already has."""
     digest = hashlib.sha256("\n".join(sorted(a.id for a in alerts)).encode("utf-8"))
     return f"msg_{digest.hexdigest()[:32]}"
@@ -64,7 +63,7 @@ class WebhookSink:
         )
         self.timeout_seconds = self._http.timeout_seconds
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         body = json_batch(alerts)
         message_id = webhook_message_id(alerts)
         timestamp = int(self._clock())

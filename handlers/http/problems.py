@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from handlers.errors import (
     DeliveryTooLarge,
-    DestinationsFailed,
     EventsInProgress,
     InvalidCodeQuery,
     InvalidHandshake,
@@ -23,6 +22,7 @@ from handlers.errors import (
     TopicNotAllowed,
     TriageError,
     UnknownCode,
+    UnknownSilence,
 )
 from handlers.http.messages import Response, problem_response
 from handlers.settings import SettingsError
@@ -47,6 +47,7 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
     (TokenRejected, Problem(401, "unauthorized", "Missing or invalid credentials")),
     (TopicNotAllowed, Problem(403, "forbidden", "Topic not allowed")),
     (UnknownCode, Problem(404, "unknown-code", "Unknown code")),
+    (UnknownSilence, Problem(404, "unknown-silence", "Unknown silence")),
     (DeliveryTooLarge, Problem(413, "payload-too-large", "Body over the size limit")),
     (
         SigningKeysUnavailable,
@@ -56,10 +57,6 @@ PROBLEMS: tuple[tuple[type[Exception], Problem], ...] = (
     (
         EventsInProgress,
         Problem(503, "events-in-progress", "Events are being handled by another attempt"),
-    ),
-    (
-        DestinationsFailed,
-        Problem(503, "alert-destination-unavailable", "An alert destination failed"),
     ),
     (SettingsError, Problem(503, "misconfigured", "Misconfigured")),
     (TriageError, Problem(400, "bad-request", "Bad request")),

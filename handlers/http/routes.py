@@ -55,6 +55,15 @@ def health(_request: Request) -> Response:
     return guarded(_health)
 
 
+def flush_outbox() -> None:
+    """The timer's work: one flush of the outbox. A state store that is down is logged, and
+    the next tick tries again; nothing is lost, the entries wait."""
+    try:
+        get_runtime().flush()
+    except (TriageError, SettingsError) as error:
+        log_event("flush_failed", level=logging.WARNING, detail=str(error))
+
+
 def _health() -> Response:
     get_runtime()  # a SettingsError is answered 503 misconfigured by the guard
     return json_response({"status": "ready", "version": handlers.__version__})

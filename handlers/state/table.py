@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -24,6 +25,8 @@ from handlers.deadlines import (
 )
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.state.groups import Change, Document
+from handlers.state.outbox import OutboxEntry, sequence_for
 from handlers.state.store import Claim, new_claim_token
 
 if TYPE_CHECKING:
@@ -270,6 +273,14 @@ class TableDedupeStore:
         if thread is not None:
             thread.join(timeout)
 
+    def outbox(self) -> TableOutbox:
+        """The outbox in the same table, reached through the same client and limits."""
+        return TableOutbox(self)
+
+    def groups(self, partition: str = "groups") -> TableGroupStore:
+        """Documents of one kind (groups, silences) in the same table."""
+        return TableGroupStore(self, partition)
+
     def close(self) -> None:
         self.wait_for_purge()
         self._pool.shutdown(wait=True)
@@ -310,7 +321,8 @@ class TableDedupeStore:
         """Insert a claim row per key; the keys whose insert succeeded, with their ETags.
 
         One transaction per partition and 100 rows; a transaction fails whole when any of its
-        rows exists (another caller claimed it meanwhile), and is then done row by row.
+        rows exists (another caller claimed it meanwhile), and its rows are then inserted one
+        by one, each a call of its own (and its own deadline).
         """
         entities = [
             {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
@@ -323,28 +335,37 @@ class TableDedupeStore:
             for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS)
         ]
         won: dict[str, str] = {}
-        for etags in self._run(self._insert_batch, batches):
-            won.update({key_of[row]: etag for row, etag in etags.items()})
+        contested: list[dict[str, Any]] = []
+        for batch, etags in zip(batches, self._run(self._insert_batch, batches), strict=True):
+            if etags is None:
+                contested.extend(batch)
+            else:
+                won.update({key_of[row]: etag for row, etag in etags.items()})
+        for entity, etag in zip(contested, self._run(self._insert_one, contested), strict=True):
+            if etag is not None:
+                won[key_of[entity["RowKey"]]] = etag
         return won
 
-    def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str]:
-        from azure.core.exceptions import ResourceExistsError
+    def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str] | None:
+        """The rows' ETags, or None when one of them exists already."""
         from azure.data.tables import TableTransactionError
 
         try:
             results = self._table.submit_transaction([("create", entity) for entity in batch])
         except TableTransactionError:
-            won = {}
-            for entity in batch:
-                try:
-                    won[entity["RowKey"]] = self._table.create_entity(entity)["etag"]
-                except ResourceExistsError:
-                    continue  # another caller's claim: held
-            return won
+            return None
         return {
             entity["RowKey"]: result["etag"]
             for entity, result in zip(batch, results, strict=True)
         }
+
+    def _insert_one(self, entity: dict[str, Any], **_: Any) -> str | None:
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            return str(self._table.create_entity(entity)["etag"])
+        except ResourceExistsError:
+            return None  # another caller's claim: held
 
     def _take_over_claims(
         self, lapsed: Sequence[tuple[str, str]], claimed: dict[str, Any]
@@ -402,7 +423,7 @@ class TableDedupeStore:
             except HttpResponseError as error:
                 if error.status_code != 404:  # 404 is TableNotFound (nothing else is)
                     raise
-                self._service.create_table_if_not_exists(self._table_name)
+                self._create_table()
                 return self._map(work, items, **kwargs)
         except DeadlinePassed:
             raise StateUnavailable("the dedupe table did not answer in time") from None
@@ -410,6 +431,13 @@ class TableDedupeStore:
             status = getattr(error, "status_code", None)
             detail = f"{type(error).__name__}" + (f", status {status}" if status else "")
             raise StateUnavailable(f"the dedupe table is unavailable ({detail})") from None
+
+    def _create_table(self) -> None:
+        """Create the missing table; instances racing to do so all end with it."""
+        from azure.core.exceptions import ResourceExistsError
+
+        with suppress(ResourceExistsError):
+            self._service.create_table_if_not_exists(self._table_name)
 
     def _map(self, work: Callable[..., R], items: Sequence[Any], **kwargs: Any) -> list[R]:
         def call(item: Any) -> R:
@@ -452,3 +480,151 @@ def _grouped(items: Iterable[T], group_of: Callable[[T], str]) -> dict[str, list
     for item in items:
         grouped[group_of(item)].append(item)
     return grouped
+
+
+OUTBOX_PARTITION = "outbox"  # never a hex digit: no dedupe key lands here
+# A string property holds at most 64 KiB (32 K UTF-16 characters): bodies go in pieces.
+_BODY_PIECE_CHARS = 30_000
+_BODY_MAX_PIECES = 30  # under the 1 MB entity limit
+
+
+class TableOutbox:
+    """The outbox in the dedupe table: one partition, RowKey the entry's sequence.
+
+    Table Storage returns a partition's rows in RowKey order, so ``pending`` reads the oldest
+    entries first without sorting. One partition serves about 2,000 operations a second,
+    ample for the flusher's batches of a few hundred rows.
+    """
+
+    def __init__(self, store: TableDedupeStore) -> None:
+        self._store = store
+
+    def put(self, entries: Sequence[tuple[str, str]]) -> None:
+        rows = [self._row(event_id, body) for event_id, body in entries]
+        self._store._run(self._store._upsert, list(_chunks(rows, TRANSACTION_MAX_OPERATIONS)))
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        return self._store._run(self._read, [limit])[0]
+
+    def remove(self, entries: Sequence[OutboxEntry]) -> None:
+        rows = [row_key(entry.seq) for entry in entries]
+        self._store._run(self._delete, list(_chunks(rows, TRANSACTION_MAX_OPERATIONS)))
+
+    def __len__(self) -> int:
+        return len(self.pending(1_000_000))
+
+    @staticmethod
+    def _row(event_id: str, body: str) -> dict[str, Any]:
+        pieces = [body[i : i + _BODY_PIECE_CHARS] for i in range(0, len(body), _BODY_PIECE_CHARS)]
+        if len(pieces) > _BODY_MAX_PIECES:
+            raise ValueError(f"outbox entry {event_id} is too large for a table row")
+        return {
+            "PartitionKey": OUTBOX_PARTITION,
+            "RowKey": row_key(sequence_for(event_id)),
+            "Id": event_id,
+            "Pieces": len(pieces),
+            **{f"Body{index}": piece for index, piece in enumerate(pieces)},
+        }
+
+    def _read(self, limit: int, **_: Any) -> list[OutboxEntry]:
+        rows = self._store._table.query_entities(
+            "PartitionKey eq @pk",
+            parameters={"pk": OUTBOX_PARTITION},
+            results_per_page=min(limit, 1000),
+        )
+        entries = []
+        for row in rows:
+            body = "".join(row[f"Body{index}"] for index in range(row["Pieces"]))
+            entries.append(OutboxEntry(row["RowKey"], row["Id"], body))
+            if len(entries) >= limit:
+                break
+        return entries
+
+    def _delete(self, rows: Sequence[str], **_: Any) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import TableTransactionError
+
+        table = self._store._table
+        try:
+            table.submit_transaction(
+                [("delete", {"PartitionKey": OUTBOX_PARTITION, "RowKey": row}) for row in rows]
+            )
+        except TableTransactionError:  # one went meanwhile (another flusher): one by one
+            for row in rows:
+                with suppress(ResourceNotFoundError):
+                    table.delete_entity(OUTBOX_PARTITION, row)
+
+
+GROUPS_PARTITION = "groups"
+# Optimistic concurrency: a change that lost the race reads again; many instances changing one
+# group at once each win within a few rounds.
+MAX_CHANGE_ROUNDS = 50
+
+
+class TableGroupStore:
+    """Group documents as rows of one partition; each change is a conditional write."""
+
+    def __init__(self, store: TableDedupeStore, partition: str = GROUPS_PARTITION) -> None:
+        self._store = store
+        self._partition = partition
+
+    def change(self, key: str, change: Change) -> Document | None:
+        result: Document | None = self._store._run(self._change, [key], change=change)[0]
+        return result
+
+    def documents(self) -> list[Document]:
+        found: list[Document] = self._store._run(self._all, [None])[0]
+        return found
+
+    def _change(self, key: str, *, change: Change) -> Document | None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+        from azure.data.tables import UpdateMode
+
+        table = self._store._table
+        row = row_key(key)
+        for _ in range(MAX_CHANGE_ROUNDS):
+            try:
+                entity = table.get_entity(self._partition, row)
+            except ResourceNotFoundError:
+                entity = None
+            current = json.loads(entity["Doc"]) if entity is not None else None
+            changed = change(current)
+            condition = {"match_condition": MatchConditions.IfNotModified}
+            try:
+                if entity is None and changed is None:
+                    return None
+                if entity is None:
+                    table.create_entity(self._row(row, changed))
+                elif changed is None:
+                    table.delete_entity(
+                        self._partition, row, etag=entity.metadata["etag"], **condition
+                    )
+                else:
+                    table.update_entity(
+                        self._row(row, changed),
+                        mode=UpdateMode.REPLACE,
+                        etag=entity.metadata["etag"],
+                        **condition,
+                    )
+            except ResourceNotFoundError:
+                if entity is None:
+                    raise  # no table yet: _run creates it and runs the change again
+                continue  # another instance deleted it first: read again
+            except (ResourceExistsError, ResourceModifiedError):
+                continue  # another instance changed it first: read again
+            return changed
+        raise StateUnavailable("a group changed too often to be updated; try again")
+
+    def _all(self, _: None, **__: Any) -> list[Document]:
+        rows = self._store._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": self._partition}, select=["Doc"]
+        )
+        return [json.loads(row["Doc"]) for row in rows]
+
+    def _row(self, row: str, document: Document | None) -> dict[str, Any]:
+        return {"PartitionKey": self._partition, "RowKey": row, "Doc": json.dumps(document)}

@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
-from handlers.errors import TriageError
+from handlers.errors import InvalidSilence, StateUnavailable, TriageError, UnknownSilence
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
+from handlers.notify.silences import parse_duration, parse_matchers
 from handlers.records import EventRecord, ReplayRecord
-from handlers.runtime import Runtime, get_runtime
-from handlers.settings import SettingsError
+from handlers.runtime import Runtime, build_sinks, get_runtime, reset_runtime
+from handlers.settings import SettingsError, load_settings
 from handlers.tools.console import DeliveryLines, destinations
+from handlers.tools.terminal import TerminalSink
 
 DEFAULT_ALERT_FILE = "alerts.jsonl"
 DEAD_LETTER_CONTAINER = "eventgrid-deadletter"
@@ -66,9 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from handlers.tools.doctor import run_doctor
 
             return run_doctor(args.url, code=args.code, topic=args.topic, timeout=args.timeout)
+        if args.command == "silence":
+            return silence(args)
         return replay([Path(p) for p in args.files], as_json=args.json)
     except SettingsError as error:
         print(f"acs-triage: {error}", file=sys.stderr)
+        return 2
+    except (InvalidSilence, UnknownSilence, StateUnavailable) as error:
+        print(f"acs-triage: {error.detail}", file=sys.stderr)
         return 2
 
 
@@ -126,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         help="topic of the test validation event: the ACS resource id (env ACS_RESOURCE_ID)",
     )
     doctor_cmd.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    _add_silence_parser(commands)
     return parser
 
 
@@ -229,13 +237,56 @@ def _replay_notes() -> list[str]:
     return notes
 
 
+def _add_silence_parser(commands: Any) -> None:
+    silence_cmd = commands.add_parser(
+        "silence", help="add, list or expire silences in the configured state store"
+    )
+    actions = silence_cmd.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="mute the groups whose labels match")
+    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE")
+    add.add_argument("--for", dest="duration", required=True, help="90m, 2h, 1d")
+    add.add_argument("--comment", required=True)
+    listing = actions.add_parser("list", help="the active silences (--expired: all)")
+    listing.add_argument("--expired", action="store_true")
+    expire = actions.add_parser("expire", help="end a silence now")
+    expire.add_argument("id")
+
+
+def silence(args: argparse.Namespace) -> int:
+    """The silences of the configured state store, one JSON object per line on stdout."""
+    from handlers.http.silences import silences_of_runtime
+
+    runtime = get_runtime()
+    if runtime.settings.dedupe_store == "memory":
+        print(
+            "note: DEDUPE_STORE is memory: silences made here last as long as this command; "
+            "use /api/silences on the running host, or the table store",
+            file=sys.stderr,
+        )
+    silences = silences_of_runtime()
+    if args.action == "add":
+        made = silences.add(
+            parse_matchers(args.match), parse_duration(args.duration), args.comment
+        )
+        print(json.dumps(made.to_json()))
+    elif args.action == "list":
+        for one in silences.all(include_expired=args.expired):
+            print(json.dumps(one.to_json()))
+    else:
+        print(json.dumps(silences.expire(args.id).to_json()))
+    return 0
+
+
 def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None = None) -> int:
-    from handlers.tools.localhost import make_server, server_routes
+    from handlers.tools.localhost import FlusherThread, make_server, server_routes
 
     notes = apply_local_defaults(os.environ, jwt_off=True)
     if function_key:
         notes.append("routes other than /api/health need the function key, as in Azure")
-    runtime = get_runtime()  # validates the settings before anything listens
+    settings = load_settings()  # validated before anything listens
+    # The terminal is one more destination: each notification printed as a block.
+    runtime = Runtime.build(settings, sinks=[*build_sinks(settings), TerminalSink()])
+    reset_runtime(runtime)
     try:
         server = make_server(
             host, port, access_log=not quiet, function_key=function_key or None
@@ -259,18 +310,23 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     print(f"  alerts to      {'; '.join(in_use) if in_use else 'nowhere'}", file=out)
     for note in notes:
         print(f"  note: {note}", file=out)
-    sink_names = [sink.name for sink in runtime.pipeline.sinks]
+    # The alerts' destinations: the terminal prints notifications only.
+    sinks = runtime.flusher.sinks if runtime.flusher else []
+    sink_names = [sink.name for sink in sinks if not isinstance(sink, TerminalSink)]
     # One readable line per delivery, whatever -v says: the app's log records carry the data.
     app_logger = logging.getLogger("acs_triage")
     app_logger.setLevel(logging.INFO)
     app_logger.addHandler(DeliveryLines(sink_names, out))
     print("Ctrl-C stops it.", file=out, flush=True)
+    flusher = FlusherThread(runtime)
+    flusher.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nstopped", file=out)
     finally:
         server.server_close()
+        flusher.stop()
     return 0
 
 
@@ -290,6 +346,10 @@ def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) ->
         file_records, file_failed = _replay_file(path, runtime)
         records.extend(file_records)
         failed = failed or file_failed
+    try:
+        failed = any(report.failed for report in runtime.flush()) or failed
+    except StateUnavailable:
+        failed = True
     if as_json:
         json.dump(
             [record.to_json() for record in records], out, ensure_ascii=False, indent=2,

@@ -36,6 +36,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from handlers.errors import TriageError
 from handlers.inbound.envelope import parse_events
 from handlers.inbound.handshake import check_topics
+from handlers.state.outbox import MemoryOutbox
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -390,8 +391,31 @@ def replay_dead_letters(
                 _replay_one(letter, runtime)
         report.letters.extend(letters)
         if not dry_run:
+            _send_now(letters, runtime)
             _mark(container, blob, letters, now or datetime.now(UTC), report)
     return report
+
+
+def _send_now(letters: Sequence[DeadLetter], runtime: Runtime) -> None:
+    """Send the blob's alerts from the outbox at once, before the blob is marked.
+
+    A table outbox keeps what a destination refused for the app's flusher: the events went
+    through. A memory outbox dies with this process, so an alert it could not send fails its
+    event: the blob stays, and the next replay (a new process and a new memory store) triages
+    it again, under the same alert id.
+    """
+    alerted = [letter for letter in letters if letter.outcome == "alert"]
+    if not alerted or runtime.flusher is None:
+        return
+    try:
+        failed = sorted({name for report in runtime.flush() for name in report.failed})
+    except TriageError as error:
+        failed, detail = ["(state store)"], error.detail
+    else:
+        detail = f"Alert destination(s) {', '.join(failed)} failed"
+    if failed and isinstance(runtime.flusher.outbox, MemoryOutbox):
+        for letter in alerted:
+            letter.outcome, letter.detail = "failed", f"{detail}; the alert was not sent"
 
 
 def _replay_one(letter: DeadLetter, runtime: Runtime) -> None:

@@ -1,0 +1,231 @@
+"""The flusher: sends what the outbox holds to every destination, oldest first, exactly once
+per destination and id, and never while Event Grid waits.
+
+It runs as the Functions timer trigger (the platform runs a timer on one instance at a time)
+and, in the local host, on a thread with the same code. A claim on one key in the state store
+keeps it single even where the platform does not (two local hosts on one table).
+
+Each pass reads the oldest entries, sends each destination the ones it has not got (its
+``sent:`` records), in order, within the pass's deadline, records what each accepted, and
+removes the entries every destination has. A destination that fails keeps its entries: they go
+out, in order and under the same ids, when it recovers; the others are not held up. One that
+keeps failing past ``alarm_after`` produces one notification about itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from handlers.alerting.cloudevent import CloudEvent
+from handlers.alerting.delivery import AlertSink, SinkError, deliver
+from handlers.deadlines import delivery_deadline, in_this_context
+from handlers.errors import StateUnavailable
+from handlers.logs import log_event
+from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
+from handlers.notify.notifier import Notifier
+from handlers.state.outbox import Outbox, OutboxEntry
+from handlers.state.store import DedupeStore
+
+FLUSHER_KEY = "flusher:singleton"
+# Longer than a pass can take (its deadline), so a live flusher keeps it; a crashed one's
+# lapses in a minute.
+FLUSHER_LEASE = timedelta(seconds=60)
+PASS_DEADLINE_SECONDS = 20.0
+PASS_ENTRIES = 500
+DESTINATION_ALARM_AFTER = timedelta(minutes=5)
+_NOTIFICATION_NAMESPACE = uuid.UUID("9d5c2a61-4f0e-4d8b-a7f3-0c1e2b3a4d5e")
+
+
+def sent_record_key(event_id: str, sink: AlertSink) -> str:
+    return f"sent:{event_id}:{sink.name}"
+
+
+@dataclass
+class Outage:
+    """A destination's current run of failures."""
+
+    since: float
+    reason: str
+    notified: bool = False
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    ran: bool
+    sent: dict[str, int] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    removed: int = 0
+
+
+@dataclass
+class Flusher:
+    outbox: Outbox
+    dedupe: DedupeStore
+    sinks: Sequence[AlertSink]
+    source: str
+    max_attempts: int = 4
+    budget_seconds: float = 20.0
+    alarm_after: timedelta = DESTINATION_ALARM_AFTER
+    pass_deadline_seconds: float = PASS_DEADLINE_SECONDS
+    clock: Callable[[], float] = time.time
+    notifier: Notifier | None = None
+    outages: dict[str, Outage] = field(default_factory=dict)
+
+    def flush(self) -> FlushReport:
+        """One pass, if no other flusher is running one."""
+        turn = self.dedupe.claim([FLUSHER_KEY], FLUSHER_LEASE)
+        if not turn.won:
+            return FlushReport(ran=False)
+        try:
+            with delivery_deadline(self.pass_deadline_seconds):
+                return self._pass()
+        finally:
+            self.dedupe.release(turn)
+
+    def flush_all(self, max_passes: int = 100) -> list[FlushReport]:
+        """Passes until the outbox is empty, a pass removes nothing, or ``max_passes``."""
+        reports = []
+        for _ in range(max_passes):
+            report = self.flush()
+            reports.append(report)
+            if not report.ran or report.removed == 0 or len(self.outbox) == 0:
+                break
+        return reports
+
+    def _pass(self) -> FlushReport:
+        self._queue_due_notifications()
+        entries = self.outbox.pending(PASS_ENTRIES)
+        events = _unique_in_order(entries)
+        if not events:
+            return FlushReport(ran=True)
+        wanted = {(e.id, s.name): sent_record_key(e.id, s) for e in events for s in self.sinks}
+        done = self.dedupe.seen(list(wanted.values()))
+        todo = {
+            sink: [e for e in events if wanted[(e.id, sink.name)] not in done]
+            for sink in self.sinks
+        }
+        outcomes = self._send_all({sink: batch for sink, batch in todo.items() if batch})
+        for sink, error in outcomes.items():
+            if error is None:
+                done |= {wanted[(e.id, sink.name)] for e in todo[sink]}
+        delivered = [
+            entry
+            for entry in entries
+            if all(wanted[(entry.id, s.name)] in done for s in self.sinks)
+        ]
+        self.outbox.remove(delivered)
+        failed = tuple(sink.name for sink, error in outcomes.items() if error is not None)
+        self._watch_outages(outcomes)
+        return FlushReport(
+            ran=True,
+            sent={sink.name: len(todo[sink]) for sink, e in outcomes.items() if e is None},
+            failed=failed,
+            removed=len(delivered),
+        )
+
+    def _queue_due_notifications(self) -> None:
+        """Group notifications join the outbox behind what is already there; their groups move
+        on only once they are recorded (a crash in between gives the same ids again)."""
+        if self.notifier is None:
+            return
+        due = self.notifier.due()
+        if not due:
+            return
+        self.outbox.put([(d.notification.id, to_json(d.notification)) for d in due])
+        for item in due:
+            self.notifier.mark_sent(item)
+            log_event(
+                "notification",
+                id=item.notification.id,
+                status=item.notification.data.status,
+                reason=item.notification.data.reason,
+                total=item.notification.data.total,
+            )
+
+    def _send_all(
+        self, todo: dict[AlertSink, list[CloudEvent[Any]]]
+    ) -> dict[AlertSink, SinkError | None]:
+        def attempt(sink: AlertSink) -> SinkError | None:
+            try:
+                deliver(
+                    sink,
+                    todo[sink],
+                    max_attempts=self.max_attempts,
+                    budget_seconds=self.budget_seconds,
+                )
+            except SinkError as error:
+                log_event("sink_failed", sink=sink.name, events=len(todo[sink]), error=str(error))
+                return error
+            # Recorded as soon as this destination has them: a crash while a slower one is
+            # still trying does not send them to this one again.
+            self.dedupe.remember([sent_record_key(e.id, sink) for e in todo[sink]])
+            return None
+
+        if len(todo) <= 1:
+            return {sink: attempt(sink) for sink in todo}
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            futures = {sink: pool.submit(in_this_context(attempt), sink) for sink in todo}
+            return {sink: future.result() for sink, future in futures.items()}
+
+    def _watch_outages(self, outcomes: dict[AlertSink, SinkError | None]) -> None:
+        now = self.clock()
+        for sink, error in outcomes.items():
+            if error is None:
+                outage = self.outages.pop(sink.name, None)
+                if outage is not None:
+                    log_event("destination_recovered", sink=sink.name,
+                              down_seconds=round(now - outage.since))
+                continue
+            outage = self.outages.setdefault(sink.name, Outage(since=now, reason=error.reason))
+            outage.reason = error.reason
+            if not outage.notified and now - outage.since >= self.alarm_after.total_seconds():
+                self._notify_outage(sink.name, outage)
+                outage.notified = True
+
+    def _notify_outage(self, sink: str, outage: Outage) -> None:
+        since = datetime.fromtimestamp(outage.since, UTC).isoformat()
+        notification = Notification(
+            id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, f"destination:{sink}:{since}")),
+            source=self.source,
+            subject=f"destination/{sink}",
+            time=datetime.fromtimestamp(self.clock(), UTC).isoformat(),
+            data=NotificationData(
+                status="firing",
+                about="destination",
+                destination=sink,
+                failing_since=since,
+                # The sink error's reason: a status or an exception class, no payload text.
+                reason=outage.reason,
+                pending=len(self.outbox),
+                summary=f"Destination {sink} has been failing since {since}; its alerts "
+                "and notifications wait in the outbox and go out, in order, when it recovers.",
+            ),
+        )
+        try:
+            self.outbox.put([(notification.id, to_json(notification))])
+        except StateUnavailable:
+            log_event("outage_notification_lost", level=logging.WARNING, sink=sink)
+            return
+        log_event("destination_down", level=logging.WARNING, sink=sink, since=since)
+
+
+def to_json(event: CloudEvent[Any]) -> str:
+    """An outbox entry's body: the event's one CloudEvent serialisation (masked, strict JSON)."""
+    return event.to_json().decode("utf-8")
+
+
+def _unique_in_order(entries: Sequence[OutboxEntry]) -> list[CloudEvent[Any]]:
+    events: dict[str, CloudEvent[Any]] = {}
+    for entry in entries:
+        if entry.id not in events:
+            body: dict[str, Any] = json.loads(entry.body)
+            events[entry.id] = outgoing_from_json(body)
+    return list(events.values())

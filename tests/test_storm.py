@@ -1,0 +1,123 @@
+"""A storm becomes a handful of notifications, on Alertmanager's timers, with exact counts.
+
+10,000 ``CallDisconnected 503/560503`` over ten simulated minutes, in batches of 1 to 50 with
+one batch in ten delivered twice, and 200 unrelated failures: one firing notification for the
+storm after GROUP_WAIT, one update per GROUP_INTERVAL while it grows, one resolved after
+RESOLVE_TIMEOUT of quiet; the unrelated failures in groups of their own. The flusher runs every
+ten simulated seconds, as the timer trigger does.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handlers.inbound.envelope import parse_events
+from handlers.runtime import Runtime
+from tests.conftest import RuntimeFactory, read_alerts, read_notifications
+from tests.events import call_result
+
+STORM = 10_000
+UNRELATED = 200
+STORM_SECONDS = 600
+TIMER_SECONDS = 10
+# Failures that alert, each with a code and subcode of its own (so a group of its own).
+UNRELATED_CODES = [
+    ("AddParticipantFailed", 500, 9999),
+    ("PlayFailed", 500, 8572),
+    ("RecognizeFailed", 500, 8511),
+    ("CallDisconnected", 500, 560500),
+]
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def storm_events(rng: random.Random) -> list[dict[str, Any]]:
+    storm = [
+        call_result(f"storm-{n}", "CallDisconnected", code=503, subcode=560503)
+        for n in range(STORM)
+    ]
+    unrelated = [
+        call_result(f"other-{n}", name, code=code, subcode=subcode)
+        for n, (name, code, subcode) in enumerate(
+            UNRELATED_CODES[n % len(UNRELATED_CODES)] for n in range(UNRELATED)
+        )
+    ]
+    events = storm + unrelated
+    rng.shuffle(events)
+    return events
+
+
+def run_storm(runtime: Runtime, clock: Clock, rng: random.Random) -> None:
+    events = storm_events(rng)
+    batches = []
+    while events:
+        size = rng.randint(1, 50)
+        batches.append(events[:size])
+        events = events[size:]
+    step = STORM_SECONDS / len(batches)
+    next_flush = clock.now + TIMER_SECONDS
+    end = clock.now + STORM_SECONDS + 900 + 60
+    for batch in batches:
+        envelopes = parse_events(batch)
+        runtime.pipeline.run(envelopes, way_in="storm")
+        if rng.random() < 0.1:  # Event Grid redelivers one batch in ten
+            runtime.pipeline.run(envelopes, way_in="storm")
+        clock.now += step
+        while clock.now >= next_flush:
+            runtime.flush()
+            next_flush += TIMER_SECONDS
+    while clock.now < end:  # the quiet after the storm
+        clock.now = next_flush
+        runtime.flush()
+        next_flush += TIMER_SECONDS
+
+
+def test_a_storm_becomes_one_firing_one_update_per_interval_and_one_resolved(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    clock = Clock()
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
+    assert runtime.flusher is not None and runtime.flusher.notifier is not None
+    runtime.flusher.notifier.clock = clock
+    runtime.flusher.clock = clock
+    started = clock.now
+    run_storm(runtime, clock, random.Random(11))
+
+    alerts = read_alerts(alert_file)
+    assert len(alerts) == STORM + UNRELATED == len({a["id"] for a in alerts})
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for notification in read_notifications(alert_file):
+        by_group[notification["data"]["group"]].append(notification["data"])
+    storm = next(g for g in by_group.values() if g[0]["labels"]["code"] == "503")
+    reasons = [n["reason"] for n in storm]
+    assert reasons[0] == "new" and reasons[-1] == "resolved"
+    assert set(reasons[1:-1]) == {"update"}
+    first_at = storm[0]["firstSeen"]
+    assert storm[0]["status"] == "firing" and storm[-1]["status"] == "resolved"
+    assert storm[-1]["total"] == STORM
+    assert sum(n["sinceLast"] for n in storm[:-1]) == STORM  # every alert told once
+    # Updates at most one per GROUP_INTERVAL while it grew: the storm lasted ten minutes.
+    assert len(reasons) - 2 == STORM_SECONDS // 300
+    assert storm[0]["labels"] == {
+        "channel": "call", "kind": "error", "code": "503", "subcode": "560503"
+    }
+    assert storm[0]["severity"] == "critical" and len(storm[0]["examples"]) == 5
+    assert first_at.startswith("2027-01-15")  # the simulated clock, not the machine's
+    others = [g for g in by_group.values() if g is not storm]
+    assert len(others) == len(UNRELATED_CODES)
+    assert sum(g[-1]["total"] for g in others) == UNRELATED
+    for group in others:  # they too were spread over the ten minutes
+        assert group[0]["reason"] == "new" and group[-1]["reason"] == "resolved"
+        assert sum(n["sinceLast"] for n in group[:-1]) == group[-1]["total"]
+    assert clock.now - started > STORM_SECONDS + 900
+    assert Counter(n["status"] for g in by_group.values() for n in g)["resolved"] == 5
