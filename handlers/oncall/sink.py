@@ -10,8 +10,9 @@ same records come back on the next attempt, like for every other destination.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from handlers.alerting.alert import Alert
+from handlers.alerting.cloudevent import CloudEvent
 from handlers.oncall.adapter import NOTIFICATION_TYPE, notification_from_cloudevent
 from handlers.oncall.receivers import Receiver
 
@@ -24,8 +25,8 @@ class ReceiverSink:
         self.name = receiver.name
         self.timeout_seconds = float(getattr(receiver, "timeout_seconds", 0.0))
 
-    def send(self, alerts: Sequence[Alert]) -> None:
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
         for record in alerts:
             if record.type == NOTIFICATION_TYPE:
-                event = record.model_dump(mode="json", by_alias=True)
+                event = record.to_dict()
                 self.receiver.send(notification_from_cloudevent(event))
