@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import SecretStr
 
 from catalog import get_catalog
 from catalog.models import Domain
+from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
 from handlers.alerting.policy import AlertPolicy
@@ -24,6 +26,7 @@ from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
 from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.notification import Notification
 from handlers.notify.notifier import Notifier, Timers
 from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
@@ -32,6 +35,8 @@ from handlers.oncall.receivers import Receiver
 from handlers.oncall.slack import Pacer, SlackReceiver
 from handlers.oncall.status import StatusSource
 from handlers.oncall.teams import TeamsReceiver
+from handlers.oncall.views import MAX_EXAMPLES, GroupView, NotificationView, Severity
+from handlers.oncall.views import Example as ViewExample
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
 from handlers.state.groups import GroupStore, MemoryGroupStore
@@ -68,7 +73,12 @@ class Runtime:
         def is_known_sms_code(code: int) -> bool:
             return catalog.lookup(Domain.SMS_DELIVERY, code, None).rule != "none"
 
-        destinations = list(build_sinks(settings) if sinks is None else sinks)
+        receivers = tuple(build_receivers(settings))
+        # The on-call receivers are destinations of the flusher too: they get the notifications.
+        destinations = [
+            *(build_sinks(settings) if sinks is None else sinks),
+            *(ReceiverSink(receiver) for receiver in receivers),
+        ]
         store = build_dedupe_store(settings) if dedupe is None else dedupe
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
@@ -86,7 +96,7 @@ class Runtime:
             pipeline,
             CallbackAuthenticator.from_settings(settings),
             FastReader(pipeline.reader) if fast_path else None,
-            tuple(build_receivers(settings)),
+            receivers,
             status_source,
             build_flusher(settings, store, outbox, destinations, notifier),
         )
@@ -249,3 +259,66 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
             resolve_timeout=settings.resolve_timeout_seconds,
         ),
     )
+
+
+# --- on-call receivers as destinations of the flusher -----------------------------------
+# The one adapter from the real notification model (handlers.notify) to the on-call views:
+# it lives here, in the composition root, because the oncall room may not import notify.
+
+
+class ReceiverSink:
+    """An on-call receiver as one more destination of the flusher: it gets each group
+    notification as a view, once per id (the flusher's ``sent:`` records); alerts and
+    notifications about a destination are not for people on call and are passed over."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+        self.name = receiver.name
+        self.timeout_seconds = float(getattr(receiver, "timeout_seconds", 0.0))
+
+    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
+        for event in alerts:
+            view = notification_view(event) if isinstance(event, Notification) else None
+            if view is not None:
+                self.receiver.send(view)
+
+
+def notification_view(notification: Notification) -> NotificationView | None:
+    """The on-call view of a group notification; None for any other notification."""
+    data = notification.data
+    if data.about != "group" or data.group is None or data.sequence is None:
+        return None
+    if notification.time is None or data.first_seen is None or data.last_seen is None:
+        return None
+    resolved = data.status == "resolved"
+    return NotificationView(
+        id=notification.id,
+        sequence=data.sequence,
+        created_at=datetime.fromisoformat(notification.time),
+        about=GroupView(
+            fingerprint=data.group,
+            labels=data.labels or {},
+            status=data.status,
+            severity=Severity(data.severity or "info"),
+            alerts_total=data.total or 0,
+            alerts_new=data.since_last or 0,
+            first_seen=datetime.fromisoformat(data.first_seen),
+            last_seen=datetime.fromisoformat(data.last_seen),
+            resolved_at=datetime.fromisoformat(notification.time) if resolved else None,
+            examples=tuple(
+                ViewExample(event_id=e.event or e.alert, time=_aware(e.time), event_type=e.type)
+                for e in (data.examples or [])[:MAX_EXAMPLES]
+            ),
+            meaning=data.meaning,
+            advice=data.advice,
+        ),
+    )
+
+
+def _aware(text: str | None) -> datetime | None:
+    """An example's time as the source event wrote it, when it is an aware timestamp."""
+    try:
+        parsed = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
