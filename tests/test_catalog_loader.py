@@ -273,7 +273,8 @@ def test_the_catalog_cites_only_rules_this_repository_holds() -> None:
         path.relative_to(package).as_posix()
         for path in sorted(package.rglob("*"))
         if path.suffix in {".py", ".json", ".md"}
-        for name in ("design.md", "delivery.md")
+        # spelled in two parts so that this test does not itself cite them
+        for name in ("design" + ".md", "delivery" + ".md")
         if name in path.read_text(encoding="utf-8")
     ]
     assert citing == []
