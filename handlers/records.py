@@ -51,13 +51,40 @@ class EventRecord:
     def of(
         cls, outcome: Outcome, verdict: Verdict, match: Match | None, alert: Alert | None
     ) -> EventRecord:
-        return cls(
-            id=outcome.event_id,
-            type=masked(outcome.event_type),
-            outcome=verdict,
+        return cls.of_values(
+            outcome.event_id,
+            outcome.event_type,
             family=outcome.family,
+            verdict=verdict,
             code=outcome.code,
             subcode=outcome.subcode,
+            reason=outcome.reason,
+            match=match,
+            alert=alert,
+        )
+
+    @classmethod
+    def of_values(
+        cls,
+        event_id: str | None,
+        event_type: str | None,
+        *,
+        family: str | None,
+        verdict: Verdict,
+        code: int | None,
+        subcode: int | None,
+        reason: str | None,
+        match: Match | None,
+        alert: Alert | None = None,
+    ) -> EventRecord:
+        """The record from its values: both paths (careful and fast) build it here."""
+        return cls(
+            id=event_id,
+            type=masked(event_type),
+            outcome=verdict,
+            family=family,
+            code=code,
+            subcode=subcode,
             category=match.category.value if match and match.category else None,
             match=match.rule if match else None,
             source=match.entry.source if match and match.entry else None,
@@ -65,7 +92,7 @@ class EventRecord:
             advice=match.advice if match else None,
             retry=retry_verdict(match),
             # An unreadable event's reason quotes it.
-            reason=masked(outcome.reason),
+            reason=masked(reason),
             alert=alert,
         )
 

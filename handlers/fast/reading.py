@@ -43,7 +43,7 @@ from handlers.pipeline import (
     Triaged,
     record_key,
 )
-from handlers.records import EventRecord, Verdict, masked, retry_verdict
+from handlers.records import EventRecord, Verdict
 
 ACS = "Microsoft.Communication."
 # Verdicts kept per process: values come from events, so anyone can send new ones; past this
@@ -193,21 +193,15 @@ class OrdinaryTriage:
         return self.event.outcome()
 
     def record(self) -> EventRecord:
-        match = self.match
-        return EventRecord(
-            id=self.event.event_id,
-            type=masked(self.event.event_type),
+        return EventRecord.of_values(
+            self.event.event_id,
+            self.event.event_type,
             family=self.event.family.name,
-            outcome=self.verdict,
+            verdict=self.verdict,
             code=self.code,
             subcode=self.subcode,
-            category=match.category.value if match and match.category else None,
-            match=match.rule if match else None,
-            source=match.entry.source if match and match.entry else None,
-            message=match.message if match else None,
-            advice=match.advice if match else None,
-            retry=retry_verdict(match),
             reason=None,  # an ordinary outcome ("ok") has no reason
+            match=self.match,
         )
 
 
