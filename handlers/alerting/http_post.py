@@ -24,6 +24,30 @@ from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadli
 if TYPE_CHECKING:
     from azure.core import PipelineClient
     from azure.core.pipeline.transport import HttpTransport
+    from azure.core.rest import HttpRequest, HttpResponse
+
+
+def send_within_deadline(
+    name: str,
+    client: PipelineClient[Any, Any],
+    request: HttpRequest,
+    options: Mapping[str, Any],
+    seconds: float,
+) -> HttpResponse:
+    """One request, cut off at ``seconds`` of wall time; a failure to answer is a SinkError
+    (``timed_out`` when it was sent but not answered: the far side may have taken it)."""
+    from azure.core.exceptions import AzureError, ServiceResponseError
+
+    try:
+        with cut_off_at(call_deadline(seconds)):
+            response: HttpResponse = client.send_request(request, **options)
+    except DeadlinePassed:
+        raise SinkError(name, "no complete answer in time", timed_out=True) from None
+    except ServiceResponseError as error:  # sent, unanswered: it may have been taken
+        raise SinkError(name, f"no answer ({type(error).__name__})", timed_out=True) from None
+    except AzureError as error:
+        raise SinkError(name, f"no answer ({type(error).__name__})") from None
+    return response
 
 
 class HttpPoster:
@@ -57,20 +81,12 @@ class HttpPoster:
     def post(self, body: bytes, headers: Mapping[str, str]) -> None:
         """One attempt; SinkError unless answered 2xx (``permanent`` on most 4xx, the answer's
         ``Retry-After``, ``timed_out`` when it was sent but not answered in time)."""
-        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
         request = HttpRequest("POST", self._url, headers=dict(headers), content=body)
-        try:
-            with cut_off_at(call_deadline(self.timeout_seconds)):
-                response = self._client.send_request(request, **self._timeouts)
-        except DeadlinePassed:
-            raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
-        except ServiceResponseError as error:  # sent, unanswered: it may have been taken
-            reason = f"no answer ({type(error).__name__})"
-            raise SinkError(self.name, reason, timed_out=True) from None
-        except AzureError as error:
-            raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
+        response = send_within_deadline(
+            self.name, self._client, request, self._timeouts, self.timeout_seconds
+        )
         status = response.status_code
         if not 200 <= status < 300:
             raise SinkError(

@@ -14,7 +14,8 @@ from handlers.alerting.delivery import (
     SinkError,
     is_permanent_status,
 )
-from handlers.deadlines import DeadlinePassed, call_deadline, cut_off_at, deadline_transport
+from handlers.alerting.http_post import send_within_deadline
+from handlers.deadlines import deadline_transport
 
 if TYPE_CHECKING:
     from azure.core import PipelineClient
@@ -102,7 +103,6 @@ class EventGridTopicSink:
         return BearerTokenCredentialPolicy(credential, TOPIC_TOKEN_SCOPE)
 
     def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
-        from azure.core.exceptions import AzureError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
         pending = [alert for alert in alerts if not self._already_accepted(alert.id)]
@@ -117,16 +117,9 @@ class EventGridTopicSink:
                 headers={"Content-Type": TOPIC_CONTENT_TYPE},
                 content=body,
             )
-            try:
-                with cut_off_at(call_deadline(self.timeout_seconds)):
-                    response = client.send_request(request, **self._options)
-            except DeadlinePassed:
-                raise SinkError(self.name, "no complete answer in time", timed_out=True) from None
-            except ServiceResponseError as error:  # sent, unanswered: it may have been taken
-                reason = f"no answer ({type(error).__name__})"
-                raise SinkError(self.name, reason, timed_out=True) from None
-            except AzureError as error:
-                raise SinkError(self.name, f"no answer ({type(error).__name__})") from None
+            response = send_within_deadline(
+                self.name, client, request, self._options, self.timeout_seconds
+            )
             status = response.status_code
             if status != 200:
                 raise SinkError(
