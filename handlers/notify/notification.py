@@ -39,16 +39,48 @@ class Example(BaseModel):
     subcode: int | None
 
 
+class _Camel(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+
+class RatioPoint(_Camel):
+    """One point of an alarm's failure ratio (one per minute for the last hour)."""
+
+    at: str
+    ratio: float = Field(ge=0.0, le=1.0)
+
+
+class AlarmInfo(_Camel):
+    """A rate alarm as a notification reports it: failed / all results of a channel over a
+    sliding window, its thresholds, and its ratio over the last hour."""
+
+    name: str
+    channel: str
+    # None once resolved: the ratio is back under the thresholds.
+    level: Literal["warning", "critical"] | None
+    failed: int = Field(ge=0)
+    total: int = Field(ge=0)
+    window_seconds: int = Field(gt=0)
+    warning_ratio: float = Field(ge=0.0, le=1.0)
+    critical_ratio: float = Field(ge=0.0, le=1.0)
+    min_volume: int = Field(ge=0)
+    since: str
+    history: list[RatioPoint] = []
+
+
 class NotificationData(BaseModel):
-    """What a notification says. ``about`` is ``group`` or ``destination``; the group fields
-    are set on the first, the destination fields on the second."""
+    """What a notification says. ``about`` is ``group``, ``alarm`` or ``destination``; the group
+    fields are set on the first (an alarm uses ``group`` for its fingerprint, ``sequence``,
+    ``severity`` and ``alarm``), the destination fields on the last."""
 
     model_config = ConfigDict(
         frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
     )
 
     status: Status
-    about: Literal["group", "destination"]
+    about: Literal["group", "alarm", "destination"]
     summary: str
     # A group's: new, update, repeat or resolved; a destination's: why its last attempt failed.
     reason: str | None = Field(default=None, exclude_if=_absent)
@@ -68,6 +100,8 @@ class NotificationData(BaseModel):
     # The catalog's words for the group's code: may be absent when the catalog has none.
     meaning: str | None = None
     advice: str | None = None
+    # about: alarm
+    alarm: AlarmInfo | None = Field(default=None, exclude_if=_absent)
     # about: destination
     destination: str | None = Field(default=None, exclude_if=_absent)
     failing_since: str | None = Field(default=None, exclude_if=_absent)
