@@ -11,12 +11,12 @@ import itertools
 import threading
 from datetime import datetime
 
+from handlers.alerting.matchers import Matcher
 from handlers.errors import InvalidSilence
 from handlers.oncall.views import (
     AlarmView,
     DeliveryView,
     GroupView,
-    Matcher,
     NotificationView,
     SilenceView,
     StatusView,

@@ -8,13 +8,17 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from handlers.alerting.matchers import Matcher
 from handlers.inbound.envelope import parse_events
+from handlers.notify.silences import Silences
 from handlers.runtime import Runtime
 from handlers.settings import setting_names
+from handlers.state.groups import MemoryGroupStore
 from tests.azurite import Azurite, azurite_fixture
 from tests.conftest import LocalHost, RuntimeFactory, read_notifications
 from tests.events import call_result
@@ -130,11 +134,90 @@ def test_the_cli_adds_lists_and_expires_silences_in_the_table(
     added = cli(env, "add", "--match", "code=503", "--for", "2h", "--comment", "carrier down")
     assert added.returncode == 0, added.stderr
     silence = json.loads(added.stdout)
-    assert silence["matchers"] == {"code": "503"} and silence["comment"] == "carrier down"
+    assert silence["matchers"] == [{"name": "code", "op": "=", "value": "503"}]
+    assert silence["comment"] == "carrier down" and silence["created_by"]
     listed = cli(env, "list")
     assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [silence["id"]]
     assert cli(env, "expire", silence["id"]).returncode == 0
     assert cli(env, "list").stdout == ""
     assert silence["id"] in cli(env, "list", "--expired").stdout
     bad = cli(env, "add", "--match", "nope", "--for", "2h", "--comment", "x")
-    assert bad.returncode == 2 and "label=value" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "name=value" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_api_takes_operators_and_the_old_object_form_and_says_who(
+    make_runtime: RuntimeFactory, local_host: LocalHost
+) -> None:
+    make_runtime()
+    listed = local_host.post("silences", {
+        "matchers": [{"name": "code", "op": "=", "value": "503"},
+                     {"name": "origin", "op": "!=", "value": "microsoft"},
+                     {"name": "channel", "op": "=~", "value": "call|sms"}],
+        "duration": "2h", "comment": "carrier incident", "createdBy": "jane.doe@contoso.com",
+    })
+    assert listed.status_code == 201, listed.text
+    made = listed.json()
+    assert [(m["name"], m["op"], m["value"]) for m in made["matchers"]] == [
+        ("code", "=", "503"), ("origin", "!=", "microsoft"), ("channel", "=~", "call|sms")]
+    assert made["created_by"] == "j*******@contoso.com"  # shown to everyone: masked
+    old_form = local_host.post(
+        "silences", {"matchers": {"code": "487"}, "duration": "1h", "comment": "x"})
+    assert old_form.status_code == 201
+    assert old_form.json()["matchers"] == [{"name": "code", "op": "=", "value": "487"}]
+    assert old_form.json()["created_by"] == "api"
+    for bad in ([{"name": "code", "op": "~=", "value": "5"}],
+                [{"name": "code", "op": "=~", "value": "(5"}],
+                [{"name": "code", "op": "=", "value": "5" * 201}], []):
+        answer = local_host.post("silences", {"matchers": bad, "duration": "1h", "comment": "x"})
+        assert answer.status_code == 400, bad
+
+
+def test_operators_mute_what_they_say_and_the_group_records_which_silence(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    clock = Clock()
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
+    clocked(runtime, clock)
+    notifier = runtime.pipeline.notifier
+    assert notifier is not None and notifier.silences is not None
+    # Every server error but the carrier's 503s: the 503 group is still notified.
+    silence = notifier.silences.add(
+        [Matcher(name="code", op="=~", value="5.."), Matcher(name="code", op="!=", value="503")],
+        timedelta(hours=1), "noisy 5xx", "on-call",
+    )
+    runtime.pipeline.run(parse_events(storm(0, 5)), way_in="test")
+    other = [call_result("o1", "PlayFailed", code=500, subcode=8572)]
+    runtime.pipeline.run(parse_events(other), way_in="test")
+    clock.now += 31
+    runtime.flush()
+    assert [n["data"]["labels"]["code"] for n in read_notifications(alert_file)] == ["503"]
+    muted = {doc["labels"]["code"]: doc.get("silenced_by") for doc in notifier.groups.documents()}
+    assert muted == {"503": None, "500": silence.id}
+
+
+def test_a_silence_stored_before_operators_existed_still_mutes() -> None:
+    store = MemoryGroupStore()
+    old = {"id": "s-old", "matchers": {"code": "503", "subcode": "560503"},
+           "starts_at": 1_000.0, "ends_at": 9_000.0, "comment": "from last year"}
+    store.change("s-old", lambda _: old)
+    silences = Silences(store, clock=lambda: 2_000.0)
+    (read,) = silences.active()
+    assert [str(m) for m in read.matchers] == ['code="503"', 'subcode="560503"']
+    assert read.created_by == "unknown"
+    assert read.matches({"code": "503", "subcode": "560503", "channel": "call"})
+    assert not read.matches({"code": "503", "subcode": "0"})
+
+
+def test_the_cli_takes_operators_and_an_author(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.upper() not in set(setting_names())}
+    env.update(PYTHONPATH=str(REPO), ALERT_FILE=str(tmp_path / "alerts.jsonl"),
+               CALLBACK_JWT_REQUIRED="false")
+    added = cli(env, "add", "--matcher", "code!=503", "--matcher", 'channel=~"call|sms"',
+                "--duration", "2h", "--comment", "all but the carrier", "--author", "jane")
+    assert added.returncode == 0, added.stderr
+    made = json.loads(added.stdout)
+    assert made["matchers"] == [{"name": "code", "op": "!=", "value": "503"},
+                                {"name": "channel", "op": "=~", "value": "call|sms"}]
+    assert made["created_by"] == "jane"
+    bad = cli(env, "add", "--matcher", "code=~(", "--duration", "2h", "--comment", "x")
+    assert bad.returncode == 2 and "not a valid matcher" in bad.stderr

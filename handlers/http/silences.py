@@ -2,10 +2,14 @@
 
     GET    /api/silences[?expired=true]        the silences, active ones (or all)
     POST   /api/silences  {"matchers": {"code": "503", "subcode": "560503"},
-                           "duration": "2h", "comment": "known carrier incident"}   → 201
+                           "duration": "2h", "comment": "known carrier incident",
+                           "createdBy": "jane"}                                    → 201
     DELETE /api/silences?id=<id>               ends it now
 
-Bad input is a 400 problem (``invalid-silence``), an unknown id a 404.
+``matchers`` is an object of label → value (equality), or a list of
+``{"name": "origin", "op": "!=", "value": "microsoft"}`` with ``=``, ``!=``, ``=~``, ``!~``.
+``createdBy`` is optional (``api`` when absent: a script that silences says so). Bad input is a
+400 problem (``invalid-silence``), an unknown id a 404.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from handlers.alerting.matchers import matchers_from_json
 from handlers.errors import InvalidSilence
 from handlers.http.messages import Request, Response, json_response
 from handlers.http.routes import guarded
 from handlers.notify.silences import Silences, parse_duration
 from handlers.runtime import get_runtime
+
+API_AUTHOR = "api"
 
 
 def handle_silences(request: Request) -> Response:
@@ -43,15 +50,14 @@ def _silences(request: Request) -> Response:
             raise InvalidSilence("DELETE needs the silence's id: /api/silences?id=...")
         return json_response(silences.expire(silence_id).to_json())
     body = _json_object(request.body)
-    matchers = body.get("matchers")
-    if not isinstance(matchers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in matchers.items()
-    ):
-        raise InvalidSilence('"matchers" must be an object of label → value strings')
+    matchers = matchers_from_json(body.get("matchers"))
     duration, comment = body.get("duration"), body.get("comment")
     if not isinstance(duration, str) or not isinstance(comment, str):
         raise InvalidSilence('"duration" ("2h") and "comment" are required strings')
-    silence = silences.add(matchers, parse_duration(duration), comment)
+    author = body.get("createdBy", body.get("created_by", API_AUTHOR))
+    if not isinstance(author, str):
+        raise InvalidSilence('"createdBy" is a string: who made the silence')
+    silence = silences.add(matchers, parse_duration(duration), comment, author)
     return json_response(silence.to_json(), status=201)
 
 

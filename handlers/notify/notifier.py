@@ -136,19 +136,21 @@ class Notifier:
             reason = self._reason(doc, now)
             if reason is None:
                 continue
-            if any(silence.matches(doc["labels"]) for silence in silences):
-                self._hush(doc, reason)
+            muting = next((s for s in silences if s.matches(doc["labels"])), None)
+            if muting is not None:
+                self._hush(doc, reason, muting.id)
                 continue
             found.append(Due(self._notification(doc, reason, now), doc))
         return found
 
-    def _hush(self, doc: Document, reason: str) -> None:
-        """A silenced group is counted, not notified; resolved under a silence, it goes."""
+    def _hush(self, doc: Document, reason: str, silence_id: str) -> None:
+        """A silenced group is counted, not notified; resolved under a silence, it goes. The
+        group remembers which silence muted it, for the status page."""
 
         def hush(current: Document | None) -> Document | None:
             if current is None or reason == "resolved":
                 return None
-            current["silenced"] = True
+            current.update(silenced=True, silenced_by=silence_id)
             return current
 
         self.groups.change(doc["fingerprint"], hush)
@@ -167,7 +169,9 @@ class Notifier:
                 return doc  # already advanced (another pass) or gone
             if resolved and doc["last_seen"] <= seen_until:
                 return None
-            doc.update(seq=seq, notified_at=sent_at, status="firing", silenced=False)
+            doc.update(
+                seq=seq, notified_at=sent_at, status="firing", silenced=False, silenced_by=None
+            )
             doc["since_last"] -= counted  # alerts that came meanwhile wait for the next one
             return doc
 

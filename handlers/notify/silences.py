@@ -1,43 +1,62 @@
-"""Silences: label matchers with an expiry and a comment ("known carrier incident, quiet for
-two hours"). A group whose labels match an active silence is still counted, but not notified;
-when the silence ends, its next notification carries everything that came meanwhile and says
-it was silenced.
+"""Silences: label matchers with an expiry, an author and a comment ("known carrier incident,
+quiet for two hours"). A group whose labels match an active silence is still counted, but not
+notified; when the silence ends, its next notification carries everything that came meanwhile
+and says it was silenced.
+
+Matchers are :class:`~handlers.alerting.matchers.Matcher` (``=``, ``!=``, ``=~``, ``!~``),
+stored as a list of ``{name, op, value}``; a silence stored before operators existed (an object
+of label → value) reads as equality matchers, and one stored without an author as ``unknown``.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from handlers.alerting.matchers import Matcher, matchers_from_json
 from handlers.errors import InvalidSilence, UnknownSilence
+from handlers.masking import mask_personal_in
 from handlers.state.groups import Document, GroupStore
 
 KNOWN_LABELS = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
 MAX_SILENCE = timedelta(days=30)
 MAX_COMMENT_CHARS = 500
+MAX_AUTHOR_CHARS = 100
+UNKNOWN_AUTHOR = "unknown"
 
 
 @dataclass(frozen=True)
 class Silence:
     id: str
-    matchers: dict[str, str]
+    matchers: tuple[Matcher, ...]
     starts_at: float
     ends_at: float
     comment: str
+    created_by: str = UNKNOWN_AUTHOR
 
     def active(self, now: float) -> bool:
         return self.starts_at <= now < self.ends_at
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(labels.get(name) == value for name, value in self.matchers.items())
+        return all(matcher.matches(labels) for matcher in self.matchers)
+
+    def to_document(self) -> Document:
+        return {
+            "id": self.id,
+            "matchers": [matcher.model_dump() for matcher in self.matchers],
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "comment": self.comment,
+            "created_by": self.created_by,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **asdict(self),
+            **self.to_document(),
             "starts_at": _iso(self.starts_at),
             "ends_at": _iso(self.ends_at),
         }
@@ -48,17 +67,23 @@ class Silences:
     store: GroupStore
     clock: Callable[[], float] = time.time
 
-    def add(self, matchers: Mapping[str, str], duration: timedelta, comment: str) -> Silence:
-        _check(matchers, duration, comment)
+    def add(
+        self, matchers: Sequence[Matcher], duration: timedelta, comment: str, created_by: str
+    ) -> Silence:
+        # Shown on the status page and in every listing: no phone number, no e-mail address.
+        comment = mask_personal_in(comment.strip())
+        created_by = mask_personal_in(created_by.strip())
+        _check(matchers, duration, comment, created_by)
         now = self.clock()
         silence = Silence(
             id=str(uuid.uuid4()),
-            matchers=dict(matchers),
+            matchers=tuple(matchers),
             starts_at=now,
             ends_at=now + duration.total_seconds(),
-            comment=comment.strip(),
+            comment=comment,
+            created_by=created_by,
         )
-        self.store.change(silence.id, lambda _: asdict(silence))
+        self.store.change(silence.id, lambda _: silence.to_document())
         return silence
 
     def all(self, *, include_expired: bool = False) -> list[Silence]:
@@ -88,17 +113,6 @@ class Silences:
         return _silence(changed)
 
 
-def parse_matchers(items: list[str]) -> dict[str, str]:
-    """``label=value`` items (a CLI's or a query's) as matchers."""
-    matchers = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise InvalidSilence(f"{item!r} is not label=value")
-        matchers[name.strip()] = value.strip()
-    return matchers
-
-
 def parse_duration(text: str) -> timedelta:
     """``90m``, ``2h``, ``1d`` or seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -110,25 +124,31 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidSilence(f"{text!r} is not a duration (90m, 2h, 1d)") from None
 
 
-def _check(matchers: Mapping[str, str], duration: timedelta, comment: str) -> None:
+def _check(
+    matchers: Sequence[Matcher], duration: timedelta, comment: str, created_by: str
+) -> None:
     if not matchers:
         raise InvalidSilence("a silence needs at least one matcher (label=value)")
-    unknown = [name for name in matchers if name not in KNOWN_LABELS]
+    unknown = sorted({m.name for m in matchers if m.name not in KNOWN_LABELS})
     if unknown:
         raise InvalidSilence(f"unknown labels {unknown}; use {', '.join(KNOWN_LABELS)}")
     if not timedelta(0) < duration <= MAX_SILENCE:
         raise InvalidSilence("a silence lasts more than nothing and at most 30 days")
-    if not comment.strip() or len(comment) > MAX_COMMENT_CHARS:
+    if not comment or len(comment) > MAX_COMMENT_CHARS:
         raise InvalidSilence(f"a silence needs a comment of at most {MAX_COMMENT_CHARS} chars")
+    if not created_by or len(created_by) > MAX_AUTHOR_CHARS:
+        raise InvalidSilence(f"a silence needs an author of at most {MAX_AUTHOR_CHARS} chars")
 
 
 def _silence(doc: Document) -> Silence:
     return Silence(
         id=doc["id"],
-        matchers=doc["matchers"],
+        # A list of {name, op, value}; an object of label → value before operators existed.
+        matchers=matchers_from_json(doc["matchers"]),
         starts_at=doc["starts_at"],
         ends_at=doc["ends_at"],
         comment=doc["comment"],
+        created_by=doc.get("created_by") or UNKNOWN_AUTHOR,
     )
 
 

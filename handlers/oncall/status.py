@@ -13,14 +13,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pydantic import ValidationError
-
+from handlers.alerting.matchers import Matcher, parse_matcher_list
 from handlers.errors import InvalidSilence
 from handlers.masking import mask_personal_in
-from handlers.oncall.views import Matcher, SilenceView, StatusView
+from handlers.oncall.views import SilenceView, StatusView
 
 MAX_SILENCE = timedelta(days=7)
-_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -46,23 +44,7 @@ class StatusSource(Protocol):
 
 def parse_matchers(text: str) -> tuple[Matcher, ...]:
     """``code=503, channel=call`` (or one per line); ``!=``, ``=~`` and ``!~`` as Alertmanager."""
-    parts = [part for part in re.split(r"[,\n]", text) if part.strip()]
-    if not parts:
-        raise InvalidSilence("A silence needs at least one matcher, such as code=503.")
-    matchers = []
-    for part in parts:
-        found = _MATCHER.match(part)
-        if found is None:
-            raise InvalidSilence(f"{part.strip()!r} is not name=value (or !=, =~, !~).")
-        name, op, value = found.groups()
-        try:
-            matcher = Matcher(name=name, op=op, value=value)
-            if op in ("=~", "!~"):
-                re.compile(value)
-        except (ValidationError, re.error):
-            raise InvalidSilence(f"{part.strip()!r} is not a valid matcher.") from None
-        matchers.append(matcher)
-    return tuple(matchers)
+    return parse_matcher_list(text)
 
 
 def parse_duration(text: str) -> timedelta:

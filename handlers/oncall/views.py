@@ -10,12 +10,13 @@ already masked: a receiver or the page prints it as it is.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from handlers.alerting.matchers import Matcher
 
 MAX_EXAMPLES = 5
 
@@ -138,29 +139,6 @@ class NotificationView(_View):
     @property
     def fingerprint(self) -> str:
         return self.about.fingerprint
-
-
-MatchOp = Literal["=", "!=", "=~", "!~"]
-
-
-class Matcher(_View):
-    """``name op value``, as Alertmanager writes them (``=~`` a full-match regular expression)."""
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    op: MatchOp = "="
-    # Bounded: a regular expression from an operator is matched against every group's labels.
-    value: str = Field(max_length=200)
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        actual = labels.get(self.name, "")
-        if self.op in ("=", "!="):
-            equal = actual == self.value
-        else:
-            equal = re.fullmatch(self.value, actual) is not None
-        return equal if self.op in ("=", "=~") else not equal
-
-    def __str__(self) -> str:
-        return f'{self.name}{self.op}"{self.value}"'
 
 
 class SilenceView(_View):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import getpass
 import json
 import logging
 import os
@@ -22,10 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handlers import __version__
+from handlers.alerting.matchers import parse_matcher
 from handlers.errors import InvalidSilence, StateUnavailable, TriageError, UnknownSilence
 from handlers.http.problems import problem_of
 from handlers.inbound.envelope import decode_body, parse_events
-from handlers.notify.silences import parse_duration, parse_matchers
+from handlers.notify.silences import parse_duration
 from handlers.records import EventRecord, ReplayRecord
 from handlers.runtime import Runtime, build_sinks, get_runtime, reset_runtime
 from handlers.settings import SettingsError, load_settings
@@ -243,13 +245,29 @@ def _add_silence_parser(commands: Any) -> None:
     )
     actions = silence_cmd.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="mute the groups whose labels match")
-    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE")
-    add.add_argument("--for", dest="duration", required=True, help="90m, 2h, 1d")
+    add.add_argument(
+        "--matcher", "--match", dest="matchers", action="append", required=True,
+        metavar="LABEL=VALUE",
+        help="a label matcher, as Alertmanager writes them: code=503, origin!=microsoft, "
+        "channel=~'call|sms', code!~'5..' (repeat it: every one must match)",
+    )
+    add.add_argument("--duration", "--for", dest="duration", required=True, help="90m, 2h, 1d")
     add.add_argument("--comment", required=True)
+    add.add_argument(
+        "--author", default=_os_user(), help="who silences (default: the OS user)"
+    )
     listing = actions.add_parser("list", help="the active silences (--expired: all)")
     listing.add_argument("--expired", action="store_true")
     expire = actions.add_parser("expire", help="end a silence now")
     expire.add_argument("id")
+
+
+def _os_user() -> str:
+    """Who runs the command, as the OS knows them; ``unknown`` where it cannot say."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "unknown"
 
 
 def silence(args: argparse.Namespace) -> int:
@@ -266,7 +284,10 @@ def silence(args: argparse.Namespace) -> int:
     silences = silences_of_runtime()
     if args.action == "add":
         made = silences.add(
-            parse_matchers(args.match), parse_duration(args.duration), args.comment
+            [parse_matcher(text) for text in args.matchers],
+            parse_duration(args.duration),
+            args.comment,
+            args.author,
         )
         print(json.dumps(made.to_json()))
     elif args.action == "list":
