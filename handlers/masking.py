@@ -23,12 +23,13 @@ it (``jane.doe@contoso.com`` becomes ``j*******@contoso.com``).
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Collection, Iterable
 
 KEEP_DIGITS = 4
 MIN_PHONE_DIGITS = 7
@@ -104,7 +105,8 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
     parts = []
     last = 0
     for start, end in spans:
-        if _is_fraction(text, start):  # the library takes seven decimals for a local number
+        # The library takes seven decimals, or a time's seconds and fraction, for a number.
+        if _is_fraction(text, start) or _is_seconds(text, start, end):
             continue
         parts.append(text[last:start])
         parts.append(mask_phone(text[start:end]))
@@ -116,6 +118,16 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
 def _is_fraction(text: str, start: int) -> bool:
     """Whether the digits at ``start`` follow a decimal point (``10:00:00.2855749``)."""
     return start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()
+
+
+_SECONDS = re.compile(r"\d{2}\.\d+")
+
+
+def _is_seconds(text: str, start: int, end: int) -> bool:
+    """Whether the span is a time's seconds and their fraction (``16:31:13.320981``), which
+    the library reads as a local number. A raw ACS id such as ``4:+15555550123`` is not."""
+    after_minutes = start >= 3 and text[start - 1] == ":" and text[start - 3 : start - 1].isdigit()
+    return after_minutes and _SECONDS.fullmatch(text, start, end) is not None
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -159,3 +171,19 @@ def mask_personal_in(text: str) -> str:
     reasons): the one call for any text an event carries. Addresses first, so that an address
     made of digits (``15555550123@example.com``) is masked as an address."""
     return mask_phones_in(mask_emails_in(text))
+
+
+def mask_leaving(value: Any, ids: Collection[str] = frozenset(), key: str | None = None) -> Any:
+    """A value as it may leave the app, through dicts, lists and tuples: every text masked but
+    those under a key named in ``ids`` (correlation keys, kept verbatim), and a non-finite
+    number, which no reader of JSON takes, as None. Alerts and the on-call views both leave
+    through it."""
+    if isinstance(value, str):
+        return value if key in ids else mask_personal_in(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {name: mask_leaving(item, ids, name) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_leaving(item, ids) for item in value]
+    return value

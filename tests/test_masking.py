@@ -189,7 +189,9 @@ def test_ids_stay_verbatim_in_the_alert(make_runtime: RuntimeFactory, alert_file
 @pytest.mark.parametrize(
     "text",
     ["2026-11-21T10:00:00Z", "at 2026-11-21 10:00:00", "421f3500-f5de-4c12-bf61-9e2641433687",
-     "Outgoing_202009180022138813a09b-0cbf", "487/10004 and 603/560603"],
+     "Outgoing_202009180022138813a09b-0cbf", "487/10004 and 603/560603",
+     # Seconds and their fraction, which the library once read as a local number.
+     "2026-12-02T16:31:13.320981+00:00", "2026-12-02T16:31:11.3300171Z"],
 )
 def test_dates_guids_and_long_ids_are_not_phone_numbers(text: str) -> None:
     assert mask_phones_in(text) == text

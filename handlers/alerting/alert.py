@@ -5,7 +5,6 @@ Its data is typed (:class:`AlertData`); ``docs/alerts.md`` describes every field
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -16,7 +15,7 @@ from catalog.models import Match, Retry
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.labels import labels_for
 from handlers.events.outcome import Outcome
-from handlers.masking import mask_personal_in
+from handlers.masking import mask_leaving
 
 ALERT_TYPE = "acs-triage.alert.v1"
 # Ids are correlation keys: an operator searches for them verbatim in ACS logs and support
@@ -229,17 +228,9 @@ def build_invalid_events_alert(
     )
 
 
-def _leaving(value: Any, key: str | None = None) -> Any:
+def _leaving(value: Any) -> Any:
     """A value from the event as it may leave: texts masked but ids, finite numbers only."""
-    if isinstance(value, str):
-        return value if key in CORRELATION_IDS else mask_personal_in(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {name: _leaving(item, name) for name, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_leaving(item) for item in value]
-    return value
+    return mask_leaving(value, CORRELATION_IDS)
 
 
 def _reason(kind: AlertKind, outcome: Outcome, match: Match | None) -> str:
