@@ -9,7 +9,9 @@ Each pass reads the oldest entries, sends each destination the ones it has not g
 ``sent:`` records), in order, within the pass's deadline, records what each accepted, and
 removes the entries every destination has. A destination that fails keeps its entries: they go
 out, in order and under the same ids, when it recovers; the others are not held up. One that
-keeps failing past ``alarm_after`` produces one notification about itself.
+keeps failing past ``alarm_after`` produces one notification about itself (``firing``), and one
+more when it takes entries again (``resolved``). Each pass records, in one change, which
+notifications it handed which destination and how that ended (the status page's list).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.notify.history import Attempt, NotificationHistory
 from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
 from handlers.notify.notifier import Notifier
 from handlers.state.outbox import Outbox, OutboxEntry
@@ -77,6 +80,7 @@ class Flusher:
     pass_deadline_seconds: float = PASS_DEADLINE_SECONDS
     clock: Callable[[], float] = time.time
     notifier: Notifier | None = None
+    history: NotificationHistory | None = None
     outages: dict[str, Outage] = field(default_factory=dict)
 
     def flush(self) -> FlushReport:
@@ -122,6 +126,7 @@ class Flusher:
             if all(wanted[(entry.id, s.name)] in done for s in self.sinks)
         ]
         self.outbox.remove(delivered)
+        self._record_notifications(todo, outcomes)
         failed = tuple(sink.name for sink, error in outcomes.items() if error is not None)
         self._watch_outages(outcomes)
         return FlushReport(
@@ -149,6 +154,26 @@ class Flusher:
                 reason=item.notification.data.reason,
                 total=item.notification.data.total,
             )
+
+    def _record_notifications(
+        self,
+        todo: dict[AlertSink, list[CloudEvent[Any]]],
+        outcomes: dict[AlertSink, SinkError | None],
+    ) -> None:
+        """Where this pass's notifications went, in one change; the sends stand whether or not
+        the record is kept (the history is for people, the ``sent:`` records for the outbox)."""
+        if self.history is None:
+            return
+        attempts = [
+            Attempt(event, sink.name, sent=error is None)
+            for sink, error in outcomes.items()
+            for event in todo[sink]
+            if isinstance(event, Notification)
+        ]
+        try:
+            self.history.record(attempts, self.clock())
+        except StateUnavailable:
+            log_event("notification_history_lost", level=logging.WARNING, count=len(attempts))
 
     def _send_all(
         self, todo: dict[AlertSink, list[CloudEvent[Any]]]
@@ -183,6 +208,8 @@ class Flusher:
                 if outage is not None:
                     log_event("destination_recovered", sink=sink.name,
                               down_seconds=round(now - outage.since))
+                    if outage.notified:  # who heard it was down hears it is back
+                        self._notify_outage(sink.name, outage, recovered=True)
                 continue
             outage = self.outages.setdefault(sink.name, Outage(since=now, reason=error.reason))
             outage.reason = error.reason
@@ -190,23 +217,30 @@ class Flusher:
                 self._notify_outage(sink.name, outage)
                 outage.notified = True
 
-    def _notify_outage(self, sink: str, outage: Outage) -> None:
+    def _notify_outage(self, sink: str, outage: Outage, *, recovered: bool = False) -> None:
         since = datetime.fromtimestamp(outage.since, UTC).isoformat()
+        key = f"destination:{sink}:{since}" + (":resolved" if recovered else "")
+        if recovered:
+            summary = f"Destination {sink}, failing since {since}, takes entries again."
+        else:
+            summary = (
+                f"Destination {sink} has been failing since {since}; its alerts and "
+                "notifications wait in the outbox and go out, in order, when it recovers."
+            )
         notification = Notification(
-            id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, f"destination:{sink}:{since}")),
+            id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, key)),
             source=self.source,
             subject=f"destination/{sink}",
             time=datetime.fromtimestamp(self.clock(), UTC).isoformat(),
             data=NotificationData(
-                status="firing",
+                status="resolved" if recovered else "firing",
                 about="destination",
                 destination=sink,
                 failing_since=since,
                 # The sink error's reason: a status or an exception class, no payload text.
                 reason=outage.reason,
                 pending=len(self.outbox),
-                summary=f"Destination {sink} has been failing since {since}; its alerts "
-                "and notifications wait in the outbox and go out, in order, when it recovers.",
+                summary=summary,
             ),
         )
         try:
@@ -214,7 +248,8 @@ class Flusher:
         except StateUnavailable:
             log_event("outage_notification_lost", level=logging.WARNING, sink=sink)
             return
-        log_event("destination_down", level=logging.WARNING, sink=sink, since=since)
+        if not recovered:
+            log_event("destination_down", level=logging.WARNING, sink=sink, since=since)
 
 
 def to_json(event: CloudEvent[Any]) -> str:

@@ -106,12 +106,14 @@ def test_a_destination_down_for_an_hour_costs_nothing_upstream_and_gets_everythi
     assert [a["data"]["event"]["id"] for a in alerts] == [f"call-{n}" for n in range(60)]
     in_file = read_events(alert_file)
     assert [a["id"] for a in alerts] == [e["id"] for e in in_file if e["type"] != NOTIFICATION_TYPE]
-    assert len(notices) == 1
-    assert notices[0]["data"]["destination"] == "webhook"
-    assert notices[0]["data"]["status"] == "firing"
-    # The notification went to the file too, when the outage was five minutes old.
-    assert [e["id"] for e in in_file if e["type"] == NOTIFICATION_TYPE] == [notices[0]["id"]]
-    assert len(in_file) == 61 and len(runtime.flusher.outbox) == 0
+    # One notification when the outage was five minutes old, one when it was over.
+    assert [(n["data"]["destination"], n["data"]["status"]) for n in notices] == [
+        ("webhook", "firing"), ("webhook", "resolved")]
+    assert notices[0]["data"]["failingSince"] == notices[1]["data"]["failingSince"]
+    # Both went to the file too, each as it was made.
+    assert [e["id"] for e in in_file if e["type"] == NOTIFICATION_TYPE] == [
+        n["id"] for n in notices]
+    assert len(in_file) == 62 and len(runtime.flusher.outbox) == 0
 
 
 @pytest.mark.azurite

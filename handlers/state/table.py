@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -592,7 +592,7 @@ class TableGroupStore:
                 entity = table.get_entity(self._partition, row)
             except ResourceNotFoundError:
                 entity = None
-            current = json.loads(entity["Doc"]) if entity is not None else None
+            current = _document(entity) if entity is not None else None
             changed = change(current)
             condition = {"match_condition": MatchConditions.IfNotModified}
             try:
@@ -622,9 +622,26 @@ class TableGroupStore:
 
     def _all(self, _: None, **__: Any) -> list[Document]:
         rows = self._store._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": self._partition}, select=["Doc"]
+            "PartitionKey eq @pk", parameters={"pk": self._partition}
         )
-        return [json.loads(row["Doc"]) for row in rows]
+        return [_document(row) for row in rows]
 
     def _row(self, row: str, document: Document | None) -> dict[str, Any]:
-        return {"PartitionKey": self._partition, "RowKey": row, "Doc": json.dumps(document)}
+        # A document past one string property (the last notifications) goes in pieces, as an
+        # outbox body does; most are one piece, written as ``Doc`` as before.
+        text = json.dumps(document)
+        pieces = [text[i : i + _BODY_PIECE_CHARS] for i in range(0, len(text), _BODY_PIECE_CHARS)]
+        if len(pieces) > _BODY_MAX_PIECES:
+            raise ValueError(f"document {row} is too large for a table row")
+        more = {f"Doc{index}": piece for index, piece in enumerate(pieces[1:], start=1)}
+        return {"PartitionKey": self._partition, "RowKey": row, "Doc": pieces[0], **more}
+
+
+def _document(row: Mapping[str, Any]) -> Document:
+    """A document back from its row: ``Doc``, then ``Doc1``, ``Doc2``… while there are more."""
+    text, index = row["Doc"], 1
+    while f"Doc{index}" in row:
+        text += row[f"Doc{index}"]
+        index += 1
+    loaded: Document = json.loads(text)
+    return loaded
