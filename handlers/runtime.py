@@ -9,24 +9,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from pydantic import SecretStr
 
 from catalog import get_catalog
 from catalog.models import Domain
-from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
 from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
+from handlers.board import NotificationBoard, ReceiverSink
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
 from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
-from handlers.notify.notification import Notification
+from handlers.notify.history import NotificationHistory
 from handlers.notify.notifier import Notifier, Timers
 from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
@@ -35,8 +34,6 @@ from handlers.oncall.receivers import Receiver
 from handlers.oncall.slack import Pacer, SlackReceiver
 from handlers.oncall.status import StatusSource
 from handlers.oncall.teams import TeamsReceiver
-from handlers.oncall.views import MAX_EXAMPLES, GroupView, NotificationView, Severity
-from handlers.oncall.views import Example as ViewExample
 from handlers.pipeline import Pipeline
 from handlers.settings import Settings, load_settings
 from handlers.state.groups import GroupStore, MemoryGroupStore
@@ -54,7 +51,8 @@ class Runtime:
     fast: FastReader | None = None  # None: every body is read by the careful path
     # Where notifications go besides the alert sinks; served by the notification flusher.
     receivers: tuple[Receiver, ...] = ()
-    # What the status page shows and where its silences go: the notification state.
+    # What the status page shows and where its silences go: the notification state (None:
+    # no destination is configured, so nothing is grouped or notified).
     status_source: StatusSource | None = None
     flusher: Flusher | None = None  # None when no destination is configured
 
@@ -66,7 +64,6 @@ class Runtime:
         sinks: Sequence[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
         fast_path: bool = True,
-        status_source: StatusSource | None = None,
     ) -> Runtime:
         catalog = get_catalog()
 
@@ -82,6 +79,7 @@ class Runtime:
         store = build_dedupe_store(settings) if dedupe is None else dedupe
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
+        history = NotificationHistory(_documents(store, "history")) if notifier else None
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
@@ -97,8 +95,8 @@ class Runtime:
             CallbackAuthenticator.from_settings(settings),
             FastReader(pipeline.reader) if fast_path else None,
             receivers,
-            status_source,
-            build_flusher(settings, store, outbox, destinations, notifier),
+            build_board(notifier, history),
+            build_flusher(settings, store, outbox, destinations, notifier, history=history),
         )
 
     def flush(self) -> list[FlushReport]:
@@ -217,6 +215,8 @@ def build_flusher(
     outbox: Outbox | None,
     destinations: Sequence[AlertSink],
     notifier: Notifier | None,
+    *,
+    history: NotificationHistory | None = None,
 ) -> Flusher | None:
     """The outbox's sender; none when there is no outbox (no destination configured)."""
     if outbox is None:
@@ -229,6 +229,7 @@ def build_flusher(
         max_attempts=settings.sink_max_attempts,
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
+        history=history,
     )
 
 
@@ -261,64 +262,10 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
     )
 
 
-# --- on-call receivers as destinations of the flusher -----------------------------------
-# The one adapter from the real notification model (handlers.notify) to the on-call views:
-# it lives here, in the composition root, because the oncall room may not import notify.
-
-
-class ReceiverSink:
-    """An on-call receiver as one more destination of the flusher: it gets each group
-    notification as a view, once per id (the flusher's ``sent:`` records); alerts and
-    notifications about a destination are not for people on call and are passed over."""
-
-    def __init__(self, receiver: Receiver) -> None:
-        self.receiver = receiver
-        self.name = receiver.name
-        self.timeout_seconds = float(getattr(receiver, "timeout_seconds", 0.0))
-
-    def send(self, alerts: Sequence[CloudEvent[Any]]) -> None:
-        for event in alerts:
-            view = notification_view(event) if isinstance(event, Notification) else None
-            if view is not None:
-                self.receiver.send(view)
-
-
-def notification_view(notification: Notification) -> NotificationView | None:
-    """The on-call view of a group notification; None for any other notification."""
-    data = notification.data
-    if data.about != "group" or data.group is None or data.sequence is None:
+def build_board(
+    notifier: Notifier | None, history: NotificationHistory | None
+) -> StatusSource | None:
+    """The status page's source: the notification state itself, wherever there is one."""
+    if notifier is None or notifier.silences is None or history is None:
         return None
-    if notification.time is None or data.first_seen is None or data.last_seen is None:
-        return None
-    resolved = data.status == "resolved"
-    return NotificationView(
-        id=notification.id,
-        sequence=data.sequence,
-        created_at=datetime.fromisoformat(notification.time),
-        about=GroupView(
-            fingerprint=data.group,
-            labels=data.labels or {},
-            status=data.status,
-            severity=Severity(data.severity or "info"),
-            alerts_total=data.total or 0,
-            alerts_new=data.since_last or 0,
-            first_seen=datetime.fromisoformat(data.first_seen),
-            last_seen=datetime.fromisoformat(data.last_seen),
-            resolved_at=datetime.fromisoformat(notification.time) if resolved else None,
-            examples=tuple(
-                ViewExample(event_id=e.event or e.alert, time=_aware(e.time), event_type=e.type)
-                for e in (data.examples or [])[:MAX_EXAMPLES]
-            ),
-            meaning=data.meaning,
-            advice=data.advice,
-        ),
-    )
-
-
-def _aware(text: str | None) -> datetime | None:
-    """An example's time as the source event wrote it, when it is an aware timestamp."""
-    try:
-        parsed = datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
+    return NotificationBoard(notifier, notifier.silences, history)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ import requests
 from handlers.alerting.delivery import AlertSink
 from handlers.alerting.file_sink import FileSink
 from handlers.logs import structured_fields
-from handlers.oncall.status import StatusSource
 from handlers.runtime import Runtime, reset_runtime
 from handlers.settings import load_settings, setting_names
 from handlers.state.memory import MemoryDedupeStore
@@ -67,7 +67,6 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         *,
         sinks: list[AlertSink] | None = None,
         dedupe: DedupeStore | None = None,
-        status_source: StatusSource | None = None,
         flush_each_delivery: bool = True,
         **settings: Any,
     ) -> Runtime:
@@ -79,7 +78,6 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
             load_settings(**settings),
             sinks=[FileSink(alert_file)] if sinks is None else sinks,
             dedupe=MemoryDedupeStore(timedelta(hours=1)) if dedupe is None else dedupe,
-            status_source=status_source,
         )
         if flush_each_delivery:
             flush_after_each_delivery(runtime)
@@ -87,6 +85,23 @@ def make_runtime(alert_file: Path) -> RuntimeFactory:
         return runtime
 
     return make
+
+
+@dataclass
+class Clock:
+    """Simulated time, moved by the test: the notifier's timers, the silences, the flusher."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked(runtime: Runtime, clock: Clock) -> None:
+    """Put the runtime's notification state on ``clock``."""
+    notifier = runtime.pipeline.notifier
+    assert notifier is not None and notifier.silences is not None and runtime.flusher
+    notifier.clock = notifier.silences.clock = runtime.flusher.clock = clock
 
 
 def flush_after_each_delivery(runtime: Runtime) -> None:

@@ -217,3 +217,48 @@ def receiver_server(kind: str) -> CaptureServer:
     if kind == "alertmanager":
         return CaptureServer(Reply(200), judge=judge_alertmanager)
     raise ValueError(kind)
+
+
+RECEIVER_KINDS = ("pagerduty", "teams", "slack", "alertmanager")
+
+
+def receiver_settings(kind: str, server: CaptureServer, **wrong: str) -> dict[str, Any]:
+    """The settings an operator writes for ``kind``, pointed at its loopback receiver
+    (``key=`` a wrong key or token instead of the right one)."""
+    if kind == "pagerduty":
+        return {
+            "pagerduty_routing_key": wrong.get("key", ROUTING_KEY),
+            "pagerduty_events_url": server.url("/v2/enqueue"),
+        }
+    if kind == "teams":
+        path = "/workflows/7c1/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers"
+        return {"teams_workflow_url": server.url(f"{path}&sig={wrong.get('key', TEAMS_SIGNATURE)}")}
+    if kind == "slack":
+        token = wrong.get("key", SLACK_TOKEN)
+        return {
+            "slack_webhook_url": server.url(f"/services/{token}"),
+            "slack_min_interval_seconds": 0.05,
+        }
+    return {
+        "alertmanager_webhook_url": server.url("/api/v2/webhook"),
+        "alertmanager_webhook_token": wrong.get("key", ALERTMANAGER_TOKEN),
+    }
+
+
+def group_and_status(kind: str, request: CapturedRequest) -> tuple[str, str]:
+    """Which group, alarm or destination a message is about, and its status, read as a person
+    would: PagerDuty's dedup_key, Alertmanager's groupKey, the card's or blocks' labels."""
+    body = request.json()
+    if kind == "pagerduty":
+        return body["dedup_key"], "firing" if body["event_action"] == "trigger" else "resolved"
+    if kind == "alertmanager":
+        return body["groupKey"], body["status"]
+    if kind == "teams":
+        card = body["attachments"][0]["content"]
+        facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
+        return facts["Labels"], facts["Status"]
+    fields = {
+        f["text"].split("\n")[0].strip("*"): f["text"].split("\n", 1)[1]
+        for f in body["blocks"][1]["fields"]
+    }
+    return fields["Labels"], fields["Status"]

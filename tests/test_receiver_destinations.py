@@ -7,9 +7,10 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from handlers.board import ReceiverSink
 from handlers.http import routes
 from handlers.http.messages import Headers, Request
-from handlers.runtime import ReceiverSink, Runtime
+from handlers.runtime import Runtime
 from handlers.settings import load_settings
 from handlers.state.memory import MemoryDedupeStore
 from tests.capture_server import CaptureServer, Reply

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,30 +15,15 @@ import pytest
 from handlers.alerting.matchers import Matcher
 from handlers.inbound.envelope import parse_events
 from handlers.notify.silences import Silences
-from handlers.runtime import Runtime
 from handlers.settings import setting_names
 from handlers.state.groups import MemoryGroupStore
 from tests.azurite import Azurite, azurite_fixture
-from tests.conftest import LocalHost, RuntimeFactory, read_notifications
+from tests.conftest import Clock, LocalHost, RuntimeFactory, clocked, read_notifications
 from tests.events import call_result
 
 __all__ = ["azurite_fixture"]
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Clock:
-    now: float = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def clocked(runtime: Runtime, clock: Clock) -> None:
-    notifier = runtime.pipeline.notifier
-    assert notifier is not None and notifier.silences is not None and runtime.flusher
-    notifier.clock = notifier.silences.clock = runtime.flusher.clock = clock
 
 
 def storm(start: int, count: int) -> list[dict[str, object]]:

@@ -23,7 +23,8 @@ from handlers.runtime import Runtime, get_runtime
 
 MAX_FORM_BYTES = 16 * 1024
 NOT_CONFIGURED = (
-    "No notification state is configured in this app yet: nothing to show, nothing to silence."
+    "No alert destination is configured, so nothing is grouped or notified: nothing to show, "
+    "nothing to silence."
 )
 # The page runs no script and loads nothing: inline styles and posting to itself only.
 PAGE_HEADERS = {

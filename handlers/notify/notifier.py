@@ -35,7 +35,7 @@ from handlers.notify.notification import (
 from handlers.notify.silences import Silences
 from handlers.state.groups import Document, GroupStore
 
-__all__ = ["NOTIFICATION_TYPE", "Due", "Notification", "Notifier", "Timers"]
+__all__ = ["NOTIFICATION_TYPE", "Due", "GroupState", "Notification", "Notifier", "Timers"]
 MAX_EXAMPLES = 5
 _NAMESPACE = uuid.UUID("3f0b7c52-1e8d-4a9b-b6c4-5d2e8f1a0c93")
 # A group this large of server errors is an outage, whatever its category says alone.
@@ -64,6 +64,15 @@ def severity_of(category: str | None, kind: str, total: int) -> str:
     if category == "UnexpectedClientError" or kind == "unknown-code":
         return "critical" if total >= CRITICAL_SIZE else "warning"
     return "info"
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A group as it stands: what its next notification would say, and the silence that last
+    muted it (None when none has)."""
+
+    data: NotificationData
+    silenced_by: str | None
 
 
 @dataclass(frozen=True)
@@ -190,12 +199,32 @@ class Notifier:
             return "repeat"
         return None
 
+    # --- the status page: the groups as they stand ------------------------------------------
+
+    def current(self) -> list[GroupState]:
+        """Every group the store holds (pending, firing, or muted), oldest first, as its next
+        notification would report it now."""
+        docs = sorted(self.groups.documents(), key=lambda d: d["first_seen"])
+        return [
+            GroupState(self._data(doc, None, doc["seq"] or None), doc.get("silenced_by"))
+            for doc in docs
+        ]
+
     def _notification(self, doc: Document, reason: Reason, now: float) -> Notification:
         seq = doc["seq"] + 1
+        return Notification(
+            id=str(uuid.uuid5(_NAMESPACE, f"{doc['fingerprint']}:{seq}")),
+            source=self.source,
+            subject=f"group/{doc['fingerprint']}",
+            time=_iso(now),
+            data=self._data(doc, reason, seq),
+        )
+
+    def _data(self, doc: Document, reason: Reason | None, seq: int | None) -> NotificationData:
         status = "resolved" if reason == "resolved" else "firing"
         labels = doc["labels"]
         summary = ", ".join(f"{k}={v}" for k, v in labels.items())
-        data = NotificationData(
+        return NotificationData(
             status=status,
             reason=reason,
             about="group",
@@ -212,13 +241,6 @@ class Notifier:
             advice=doc["advice"],
             after_silence=bool(doc.get("silenced")),
             summary=f"{status}: {doc['total']} alert(s) ({doc['since_last']} new) for {summary}",
-        )
-        return Notification(
-            id=str(uuid.uuid5(_NAMESPACE, f"{doc['fingerprint']}:{seq}")),
-            source=self.source,
-            subject=f"group/{doc['fingerprint']}",
-            time=_iso(now),
-            data=data,
         )
 
 

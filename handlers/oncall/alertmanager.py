@@ -14,13 +14,19 @@ from typing import Any
 
 from handlers.alerting.http_post import HttpPoster
 from handlers.oncall.receivers import post_json
-from handlers.oncall.views import AlarmView, GroupView, NotificationView
+from handlers.oncall.views import AlarmView, DestinationView, GroupView, NotificationView
 from handlers.oncall.wording import example_lines, silence_line
 
 PAYLOAD_VERSION = "4"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 GROUP_ALERT_NAME = "ACSFailureGroup"
 ALARM_ALERT_NAME = "ACSFailureRate"
+DESTINATION_ALERT_NAME = "AcsTriageDestinationDown"
+ALERT_NAMES = {
+    "group": GROUP_ALERT_NAME,
+    "alarm": ALARM_ALERT_NAME,
+    "destination": DESTINATION_ALERT_NAME,
+}
 
 
 def _quote(value: str) -> str:
@@ -39,8 +45,7 @@ def _rfc3339(moment: Any) -> str:
 
 def alert_labels(notification: NotificationView) -> dict[str, str]:
     about = notification.about
-    name = GROUP_ALERT_NAME if isinstance(about, GroupView) else ALARM_ALERT_NAME
-    return {**about.labels, "alertname": name, "severity": about.severity.value}
+    return {**about.labels, "alertname": ALERT_NAMES[about.kind], "severity": about.severity.value}
 
 
 def _annotations(notification: NotificationView) -> dict[str, str]:
@@ -51,17 +56,28 @@ def _annotations(notification: NotificationView) -> dict[str, str]:
             f"{about.failed} of {about.total} results failed over {about.window_seconds} s"
         )
         return notes
+    if isinstance(about, DestinationView):
+        notes["description"] = (
+            f"Its alerts and notifications wait in the outbox ({about.pending or 0} entries) "
+            "and go out, in order, when it takes them again."
+        )
+        if about.reason:
+            notes["last_error"] = about.reason
+        return notes
     if about.meaning:
         notes["description"] = about.meaning
     if about.advice:
         notes["advice"] = about.advice
     notes["alerts_total"] = str(about.alerts_total)
     notes["alerts_new"] = str(about.alerts_new)
-    notes["recipients"] = str(about.recipients)
+    if about.recipients is not None:
+        notes["recipients"] = str(about.recipients)
     examples = example_lines(notification)
     if examples:
         notes["examples"] = "\n".join(examples)
-    notes["silence"] = silence_line(notification)
+    command = silence_line(notification)
+    if command:
+        notes["silence"] = command
     return notes
 
 

@@ -119,13 +119,18 @@ def _group(group: GroupView, now: datetime) -> str:
         badges += _badge("silenced", "silenced")
     classes = f"card {group.severity.value}{' silenced' if silenced else ''}"
     advice = f"<dt>Advice</dt><dd>{escape(group.advice)}</dd>" if group.advice else ""
+    recipients = (
+        f"<dt>Recipients</dt><dd>{group.recipients} distinct</dd>"
+        if group.recipients is not None
+        else ""
+    )
     return (
         f'<article class="{classes}" id="{escape(group.fingerprint)}" data-group="'
         f'{escape(group.fingerprint)}" data-silenced="{str(silenced).lower()}">'
         f"<div>{badges}<strong>{escape(group.title)}</strong></div>"
         f"{_labels(group.labels)}<dl>"
         f"<dt>Alerts</dt><dd>{group.alerts_total} ({group.alerts_new} new)</dd>"
-        f"<dt>Recipients</dt><dd>{group.recipients} distinct</dd>"
+        f"{recipients}"
         f"<dt>First seen</dt><dd>{escape(when(group.first_seen))}</dd>"
         f"<dt>Last seen</dt><dd>{escape(when(group.last_seen))} "
         f"({escape(_ago(group.last_seen, now))})</dd>{advice}</dl>"

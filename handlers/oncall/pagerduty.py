@@ -1,8 +1,9 @@
 """PagerDuty Events API v2: ``trigger`` while a group or alarm fires, ``resolve`` when it ends.
 
 The ``dedup_key`` is the group's (or alarm's) fingerprint, so every update of a firing group
-lands on the same PagerDuty alert and the resolve closes it. The routing key travels in the
-body (that is how the Events API authenticates); it is a secret and never logged.
+lands on the same PagerDuty alert and the resolve closes it; a destination that keeps failing
+is ``destination-<name>``, resolved when it takes notifications again. The routing key travels
+in the body (that is how the Events API authenticates); it is a secret and never logged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import Any
 
 from handlers.alerting.http_post import HttpPoster
 from handlers.oncall.receivers import post_json
-from handlers.oncall.views import AlarmView, GroupView, NotificationView, Severity
+from handlers.oncall.views import (
+    AlarmView,
+    DestinationView,
+    GroupView,
+    NotificationView,
+    Severity,
+)
 from handlers.oncall.wording import example_lines, label_text, silence_line
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -33,16 +40,18 @@ def pagerduty_event(
     }
     if about.status == "resolved":
         return event  # a resolve needs nothing but the key: PagerDuty ignores a payload on it
+    labels = about.labels
+    component = labels.get("channel", about.kind)
     event["payload"] = {
         "summary": _summary(notification),
-        "source": f"acs-triage/{about.labels.get('channel', 'acs')}",
+        "source": f"acs-triage/{component}",
         "severity": SEVERITY[about.severity],
         "timestamp": (
             about.last_seen if isinstance(about, GroupView) else notification.created_at
         ).isoformat(),
-        "component": about.labels.get("channel", "acs"),
-        "group": about.labels.get("code", about.labels.get("alarm", "")),
-        "class": about.labels.get("category", about.kind),
+        "component": component,
+        "group": labels.get("code") or labels.get("alarm") or labels.get("destination", ""),
+        "class": labels.get("category", about.kind),
         "custom_details": _details(notification),
     }
     event["links"] = [{"href": status_url, "text": "acs-triage status page"}]
@@ -70,6 +79,14 @@ def _details(notification: NotificationView) -> dict[str, Any]:
             total=about.total,
             window_seconds=about.window_seconds,
             level=about.level,
+        )
+        return details
+    if isinstance(about, DestinationView):
+        details.update(
+            destination=about.destination,
+            failing_since=about.since.isoformat(),
+            last_error=about.reason,
+            waiting_in_outbox=about.pending,
         )
         return details
     details.update(

@@ -74,9 +74,10 @@ def slack_message(notification: NotificationView, *, status_url: str) -> dict[st
         elements = [_mrkdwn("*Examples (masked)*")]
         elements += [_mrkdwn(escape(line)) for line in examples]
         blocks.append({"type": "context", "elements": elements[:MAX_CONTEXT_ELEMENTS]})
-    if about.status == "firing":
-        command = escape(silence_line(notification))
-        blocks.append({"type": "section", "text": _mrkdwn(f"*Silence it*\n```{command}```")})
+    command = silence_line(notification)
+    if about.status == "firing" and command:
+        silence = f"*Silence it*\n```{escape(command)}```"
+        blocks.append({"type": "section", "text": _mrkdwn(silence)})
     blocks.append(
         {
             "type": "actions",

@@ -47,9 +47,10 @@ def adaptive_card(notification: NotificationView, *, status_url: str) -> dict[st
         if examples:
             body.append(_text("Examples (masked)", weight="Bolder", spacing="Medium"))
             body.extend(_text(line, isSubtle=True, spacing="None") for line in examples)
-    if firing:
+    command = silence_line(notification)
+    if firing and command:
         body.append(_text("Silence it", weight="Bolder", spacing="Medium"))
-        body.append(_text(silence_line(notification), fontType="Monospace", spacing="None"))
+        body.append(_text(command, fontType="Monospace", spacing="None"))
     return {
         "$schema": ADAPTIVE_CARD_SCHEMA,
         "type": "AdaptiveCard",

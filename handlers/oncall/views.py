@@ -53,7 +53,9 @@ class GroupView(_View):
     severity: Severity
     alerts_total: int = Field(ge=0)
     alerts_new: int = Field(ge=0, description="Alerts since the group's last notification.")
-    recipients: int = Field(default=0, ge=0, description="Distinct recipients; never who.")
+    recipients: int | None = Field(
+        default=None, ge=0, description="Distinct recipients, where counted; never who."
+    )
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     resolved_at: AwareDatetime | None = None
@@ -67,6 +69,8 @@ class GroupView(_View):
         """What a person reads first: the code and where it happened."""
         code = self.labels.get("code", "?")
         subcode = self.labels.get("subcode")
+        if subcode == "none":  # the alert's label for a code without a subcode (SMS, email)
+            subcode = None
         channel = self.labels.get("channel", "acs")
         return f"{channel} {code}{'/' + subcode if subcode else ''}: {self.short_meaning}"
 
@@ -115,6 +119,31 @@ class AlarmView(_View):
         return f"{self.channel} failure rate {self.ratio:.0%} ({self.failed} of {self.total})"
 
 
+class DestinationView(_View):
+    """A destination of the flusher (an alert sink or another receiver) that has kept failing:
+    its alerts and notifications wait in the outbox until it takes them again."""
+
+    kind: Literal["destination"] = "destination"
+    fingerprint: str = Field(min_length=1, max_length=255)
+    destination: str = Field(min_length=1)
+    status: Status
+    severity: Severity = Severity.WARNING
+    since: AwareDatetime = Field(description="When its current run of failures began.")
+    reason: str | None = Field(default=None, description="Why its last attempt failed.")
+    pending: int | None = Field(default=None, ge=0, description="Entries in the outbox then.")
+    resolved_at: AwareDatetime | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"destination": self.destination}
+
+    @property
+    def title(self) -> str:
+        if self.status == "resolved":
+            return f"destination {self.destination} takes notifications again"
+        return f"destination {self.destination} is failing ({self.reason or 'no answer'})"
+
+
 class DeliveryView(_View):
     """Where a notification went and how that ended."""
 
@@ -124,12 +153,12 @@ class DeliveryView(_View):
 
 
 class NotificationView(_View):
-    """A message to a person or system about a group or an alarm."""
+    """A message to a person or system about a group, an alarm or a failing destination."""
 
     id: str = Field(min_length=1)
     sequence: int = Field(ge=1)
     created_at: AwareDatetime
-    about: GroupView | AlarmView = Field(discriminator="kind")
+    about: GroupView | AlarmView | DestinationView = Field(discriminator="kind")
     deliveries: tuple[DeliveryView, ...] = ()
 
     @property

@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from handlers.oncall.views import AlarmView, GroupView, NotificationView, silence_command
+from handlers.oncall.views import (
+    AlarmView,
+    DestinationView,
+    GroupView,
+    NotificationView,
+    silence_command,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +39,9 @@ def facts(notification: NotificationView) -> list[Fact]:
     about = notification.about
     if isinstance(about, GroupView):
         return _group_facts(about)
-    return _alarm_facts(about)
+    if isinstance(about, AlarmView):
+        return _alarm_facts(about)
+    return _destination_facts(about)
 
 
 def _group_facts(group: GroupView) -> list[Fact]:
@@ -41,10 +49,11 @@ def _group_facts(group: GroupView) -> list[Fact]:
         Fact("Status", group.status),
         Fact("Severity", group.severity.value),
         Fact("Alerts", f"{group.alerts_total} in all, {group.alerts_new} since the last message"),
-        Fact("Recipients", f"{group.recipients} distinct"),
         Fact("First seen", when(group.first_seen)),
         Fact("Last seen", when(group.last_seen)),
     ]
+    if group.recipients is not None:
+        rows.insert(3, Fact("Recipients", f"{group.recipients} distinct"))
     if group.resolved_at is not None:
         rows.append(Fact("Resolved", when(group.resolved_at)))
     rows.append(Fact("Labels", label_text(group.labels)))
@@ -72,6 +81,23 @@ def _alarm_facts(alarm: AlarmView) -> list[Fact]:
     return rows
 
 
+def _destination_facts(destination: DestinationView) -> list[Fact]:
+    rows = [
+        Fact("Status", destination.status),
+        Fact("Severity", destination.severity.value),
+        Fact("Destination", destination.destination),
+        Fact("Failing since", when(destination.since)),
+    ]
+    if destination.reason:
+        rows.append(Fact("Last error", destination.reason))
+    if destination.pending is not None:
+        rows.append(Fact("Waiting", f"{destination.pending} entries in the outbox"))
+    if destination.resolved_at is not None:
+        rows.append(Fact("Recovered", when(destination.resolved_at)))
+    rows.append(Fact("Labels", label_text(destination.labels)))
+    return rows
+
+
 def label_text(labels: dict[str, str]) -> str:
     return ", ".join(f"{name}={value}" for name, value in sorted(labels.items()))
 
@@ -94,5 +120,8 @@ def example_lines(notification: NotificationView) -> list[str]:
     return lines
 
 
-def silence_line(notification: NotificationView) -> str:
-    return silence_command(notification.about.labels)
+def silence_line(notification: NotificationView) -> str | None:
+    """The command that silences a group; None for an alarm or a destination, which silences
+    (label matchers on the groups' labels) do not mute."""
+    about = notification.about
+    return silence_command(about.labels) if isinstance(about, GroupView) else None
