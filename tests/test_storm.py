@@ -121,3 +121,40 @@ def test_a_storm_becomes_one_firing_one_update_per_interval_and_one_resolved(
         assert sum(n["sinceLast"] for n in group[:-1]) == group[-1]["total"]
     assert clock.now - started > STORM_SECONDS + 900
     assert Counter(n["status"] for g in by_group.values() for n in g)["resolved"] == 5
+
+
+def test_alerts_counted_while_a_group_resolves_are_kept_even_with_an_older_clock_reading(
+    make_runtime: RuntimeFactory,
+) -> None:
+    """A slow delivery takes its clock reading, the flusher reads the quiet group as resolved,
+    then the delivery's change lands with that older reading: its alerts are not dropped with
+    the resolved group, and the next notification counts them."""
+    clock = Clock()
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
+    notifier = runtime.pipeline.notifier
+    assert notifier is not None
+    notifier.clock = clock
+
+    def deliver(*ids: str) -> None:
+        events = [call_result(i, "CallDisconnected", code=503, subcode=560503) for i in ids]
+        runtime.pipeline.run(parse_events(events), way_in="test")
+
+    deliver("a-1", "a-2")
+    clock.now += 50
+    deliver("a-3")  # last seen: start + 50
+    first = notifier.due()
+    assert [d.notification.data.reason for d in first] == ["new"]
+    notifier.mark_sent(first[0])
+    clock.now += 1_000  # quiet past RESOLVE_TIMEOUT
+    resolved = notifier.due()
+    assert [d.notification.data.reason for d in resolved] == ["resolved"]
+    clock.now -= 1_010  # the slow delivery's reading: before the group's last seen
+    deliver("late-1", "late-2", "late-3")
+    clock.now += 1_010
+    notifier.mark_sent(resolved[0])
+
+    (group,) = notifier.groups.documents()
+    assert group["total"] == 6 and group["since_last"] == 3
+    clock.now += 1_000
+    (again,) = notifier.due()
+    assert again.notification.data.total == 6

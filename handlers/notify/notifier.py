@@ -127,7 +127,9 @@ class Notifier:
             }
         doc["total"] += len(alerts)
         doc["since_last"] += len(alerts)
-        doc["last_seen"] = now
+        # A delivery that took its time may apply an older clock reading than one that came
+        # after it: last seen never moves back.
+        doc["last_seen"] = max(doc["last_seen"], now)
         room = MAX_EXAMPLES - len(doc["examples"])
         doc["examples"] += [
             _example(alert).model_dump(mode="json") for alert in alerts[: max(0, room)]
@@ -170,13 +172,15 @@ class Notifier:
         notification = due.notification
         resolved = notification.data.status == "resolved"
         seq = notification.data.sequence
-        seen_until = due.group["last_seen"]
+        total_then = due.group["total"]
         counted = due.group["since_last"]
 
         def advance(doc: Document | None) -> Document | None:
             if doc is None or doc["seq"] >= seq:
                 return doc  # already advanced (another pass) or gone
-            if resolved and doc["last_seen"] <= seen_until:
+            if resolved and doc["total"] == total_then:
+                # Nothing came since the group was read: it goes. Judged by the count, not by
+                # last seen, which a slow delivery can write after the read with an earlier time.
                 return None
             doc.update(
                 seq=seq, notified_at=sent_at, status="firing", silenced=False, silenced_by=None
