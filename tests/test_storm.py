@@ -153,8 +153,29 @@ def test_alerts_counted_while_a_group_resolves_are_kept_even_with_an_older_clock
     clock.now += 1_010
     notifier.mark_sent(resolved[0])
 
+    # The late alerts are not dropped: they start the group's next episode, announced anew.
     (group,) = notifier.groups.documents()
-    assert group["total"] == 6 and group["since_last"] == 3
-    clock.now += 1_000
+    assert (group["status"], group["total"], group["since_last"]) == ("pending", 3, 3)
+    clock.now += 30  # GROUP_WAIT
     (again,) = notifier.due()
-    assert again.notification.data.total == 6
+    assert (again.notification.data.reason, again.notification.data.total) == ("new", 3)
+    assert again.notification.id not in {first[0].notification.id, resolved[0].notification.id}
+
+
+def test_a_group_that_went_and_came_back_gets_new_notification_ids(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    """Its sequence starts again at 1; the ids must not repeat the first episode's, or every
+    destination would take its notifications for ones it already has."""
+    clock = Clock()
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
+    assert runtime.flusher is not None and runtime.flusher.notifier is not None
+    runtime.flusher.notifier.clock = clock
+    for episode in range(2):
+        events = [call_result(f"e{episode}", "CallDisconnected", code=503, subcode=560503)]
+        runtime.pipeline.run(parse_events(events), way_in="test")
+        for _ in range(2):  # fire after GROUP_WAIT, resolve after RESOLVE_TIMEOUT
+            clock.now += 1_000
+            runtime.flush()
+    notifications = [n["data"]["reason"] for n in read_notifications(alert_file)]
+    assert notifications == ["new", "resolved", "new", "resolved"]

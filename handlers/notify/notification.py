@@ -109,8 +109,8 @@ class NotificationData(BaseModel):
 
 
 class Notification(CloudEvent[NotificationData]):
-    """One notification; its id is stable (group fingerprint and sequence, or destination and
-    the start of its outage), so recording it twice gives one id."""
+    """One notification; its id is stable (group fingerprint, episode and sequence, or
+    destination and the start of its outage), so recording it twice gives one id."""
 
     type: str = NOTIFICATION_TYPE
 

@@ -10,7 +10,7 @@ Only the claimant of an event records its alert in its group (:meth:`Notifier.re
 pipeline), so counts are exact under redelivery and concurrency. The flusher asks
 :meth:`Notifier.due` once per pass, puts the notifications in the outbox, and then marks them
 sent in their groups: a crash in between gives the same notification id again (the group's
-fingerprint and sequence), which each destination gets once.
+fingerprint, episode and sequence), which each destination gets once.
 """
 
 from __future__ import annotations
@@ -171,17 +171,21 @@ class Notifier:
         sent_at = self.clock()
         notification = due.notification
         resolved = notification.data.status == "resolved"
-        seq = notification.data.sequence
+        seq: int = due.group["seq"] + 1  # the notification's sequence, as it was made
         total_then = due.group["total"]
         counted = due.group["since_last"]
 
+        episode = due.group["first_seen"]
+
         def advance(doc: Document | None) -> Document | None:
-            if doc is None or doc["seq"] >= seq:
-                return doc  # already advanced (another pass) or gone
+            if doc is None or doc["first_seen"] != episode or doc["seq"] >= seq:
+                return doc  # already advanced (another pass), gone, or a new episode
             if resolved and doc["total"] == total_then:
                 # Nothing came since the group was read: it goes. Judged by the count, not by
                 # last seen, which a slow delivery can write after the read with an earlier time.
                 return None
+            if resolved:
+                return _next_episode(doc, late=doc["total"] - total_then, seq=seq)
             doc.update(
                 seq=seq, notified_at=sent_at, status="firing", silenced=False, silenced_by=None
             )
@@ -217,7 +221,9 @@ class Notifier:
     def _notification(self, doc: Document, reason: Reason, now: float) -> Notification:
         seq = doc["seq"] + 1
         return Notification(
-            id=str(uuid.uuid5(_NAMESPACE, f"{doc['fingerprint']}:{seq}")),
+            # The episode (its first seen) is part of the id: a group that resolved, went, and
+            # came back starts again at sequence 1, and must not reuse the first episode's ids.
+            id=str(uuid.uuid5(_NAMESPACE, f"{doc['fingerprint']}:{doc['first_seen']!r}:{seq}")),
             source=self.source,
             subject=f"group/{doc['fingerprint']}",
             time=_iso(now),
@@ -246,6 +252,23 @@ class Notifier:
             after_silence=bool(doc.get("silenced")),
             summary=f"{status}: {doc['total']} alert(s) ({doc['since_last']} new) for {summary}",
         )
+
+
+def _next_episode(doc: Document, *, late: int, seq: int) -> Document:
+    """The alerts counted while the group was being resolved start its next episode: it is
+    pending again and fires (``new``) after GROUP_WAIT, as a group that came back would."""
+    doc.update(
+        seq=seq,
+        status="pending",
+        notified_at=None,
+        first_seen=doc["last_seen"],
+        total=late,
+        since_last=late,
+        examples=[],
+        silenced=False,
+        silenced_by=None,
+    )
+    return doc
 
 
 def _example(alert: Alert) -> Example:
