@@ -278,6 +278,8 @@ def test_chromium_shows_the_storm_and_a_silence_from_the_form_mutes_its_group(
     after = page_state(browser)
     muted = {g["id"]: g["silenced"] for g in after["groups"]}
     assert muted == {call: True, sms: False}
+    muted_card = next(g["text"] for g in after["groups"] if g["id"] == call)
+    assert "Silenced by\nknown carrier incident (on-call, until" in muted_card
     (silence,) = after["silences"]
     assert 'code="503"' in silence and "known carrier incident" in silence and "on-call" in silence
 

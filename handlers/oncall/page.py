@@ -84,7 +84,8 @@ def render_status_page(view: StatusView, *, message: str | None = None, ok: bool
     ]
     if message:
         parts.append(f'<p class="message{" ok" if ok else ""}" role="status">{escape(message)}</p>')
-    parts += _section("Firing groups", "groups", (_group(g, view.now) for g in firing),
+    by_id = {silence.id: silence for silence in view.silences}
+    parts += _section("Firing groups", "groups", (_group(g, view.now, by_id) for g in firing),
                       "Nothing is firing.")
     parts += _section("Rate alarms", "alarms", (_alarm(a) for a in alarms), "No alarm is active.")
     parts += _section("Silences", "silences", (_silence(s, view.now) for s in active),
@@ -112,7 +113,7 @@ def _badge(text: str, kind: str) -> str:
     return f'<span class="badge {escape(kind)}">{escape(text)}</span>'
 
 
-def _group(group: GroupView, now: datetime) -> str:
+def _group(group: GroupView, now: datetime, silences: dict[str, SilenceView]) -> str:
     silenced = group.silenced_by is not None
     badges = _badge(group.severity.value, group.severity.value)
     if silenced:
@@ -133,8 +134,21 @@ def _group(group: GroupView, now: datetime) -> str:
         f"{recipients}"
         f"<dt>First seen</dt><dd>{escape(when(group.first_seen))}</dd>"
         f"<dt>Last seen</dt><dd>{escape(when(group.last_seen))} "
-        f"({escape(_ago(group.last_seen, now))})</dd>{advice}</dl>"
+        f"({escape(_ago(group.last_seen, now))})</dd>{advice}"
+        f"{_muted_by(group.silenced_by, silences)}</dl>"
         f'<pre class="muted">{escape(silence_command(group.labels))}</pre></article>'
+    )
+
+
+def _muted_by(silence_id: str | None, silences: dict[str, SilenceView]) -> str:
+    """Which silence mutes the group: its comment, author and end, linked to its card."""
+    silence = silences.get(silence_id) if silence_id else None
+    if silence is None:
+        return ""
+    return (
+        f'<dt>Silenced by</dt><dd><a href="#silence-{escape(silence.id)}">'
+        f"{escape(silence.comment)}</a> ({escape(silence.created_by)}, until "
+        f"{escape(when(silence.ends_at))})</dd>"
     )
 
 
@@ -197,7 +211,8 @@ def _silence(silence: SilenceView, now: datetime) -> str:
     matchers = "".join(f"<code>{escape(str(m))}</code>" for m in silence.matchers)
     state = "active" if silence.is_active(now) else "pending"
     return (
-        f'<article class="card" data-silence="{escape(silence.id)}">'
+        f'<article class="card" id="silence-{escape(silence.id)}" '
+        f'data-silence="{escape(silence.id)}">'
         f"<div>{_badge(state, 'silenced')}<strong>{escape(silence.comment)}</strong></div>"
         f'<div class="labels">{matchers}</div><dl>'
         f"<dt>By</dt><dd>{escape(silence.created_by)}</dd>"
