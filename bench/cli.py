@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import coldstart, load, memory, peers, throughput
+from bench import coldstart, load, memory, peers, storm, throughput
+from bench.azurite import AzuriteError
 from bench.report import Results, print_json, print_table
 from bench.throughput import BenchError, bench_runtime, scratch_folder
 from bench.workload import Workload
 
 DEFAULT_EVENTS = 12_000  # eight full batches each way: a steadier median of per-round ratios
-PARTS = ("pipeline", "redelivery", "http", "peers", "coldstart", "memory", "load")
+PARTS = ("pipeline", "redelivery", "http", "peers", "coldstart", "memory", "load", "storm")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--quick", action="store_true",
-        help="a fast run: 2 batches each way, 3 cold starts, 3 s of load",
+        help="a fast run: 2 batches each way, 3 cold starts, 3 s of load, a 5,000-event storm",
     )
     cli.add_argument(
         "--events", type=int, default=DEFAULT_EVENTS,
@@ -49,6 +50,15 @@ def parser() -> argparse.ArgumentParser:
         help="load generator: wrk when installed (auto), else threads with http.client",
     )
     cli.add_argument(
+        "--storm-events", type=int, default=storm.DEFAULT_STORM_EVENTS,
+        help="storm: callbacks through the local host, per store "
+        f"({storm.DEFAULT_STORM_EVENTS:,})",
+    )
+    cli.add_argument(
+        "--storm-stores", nargs="+", choices=("memory", "table"), default=["memory", "table"],
+        help="storm: the state stores to run it against (memory, and table on Azurite)",
+    )
+    cli.add_argument(
         "--only", nargs="+", choices=PARTS,
         help="measure only these parts",
     )
@@ -60,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.events, args.coldstart_runs, args.seconds = 2_000, 3, 3.0
         args.requests = min(args.requests, 3_000)
+        args.storm_events = min(args.storm_events, 5_000)
     parts = set(args.only or PARTS)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workload = Workload()
@@ -76,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     folder, workload, concurrency=args.concurrency, seconds=args.seconds,
                     max_requests=args.requests, client=args.client,
                 )
-    except BenchError as error:
+            if "storm" in parts:
+                for store in args.storm_stores:
+                    results.storms.append(storm.measure(folder, store, args.storm_events))
+    except (BenchError, AzuriteError) as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
     print_table(results, sys.stdout)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from bench.coldstart import ColdStart
 from bench.load import LoadResult
 from bench.memory import PeakMemory
+from bench.storm import StormResult
 from bench.throughput import ThroughputResult
 
 # The goals this benchmark judges against (issue 14). A missed goal is reported, not failed.
@@ -32,6 +33,7 @@ class Results:
     cold_start: ColdStart | None = None
     memory: PeakMemory | None = None
     load: LoadResult | None = None
+    storms: list[StormResult] = field(default_factory=list)
 
 
 def _verdict(met: bool) -> str:
@@ -114,6 +116,24 @@ def figures(results: Results) -> dict[str, Any]:
             server_rss_mb=[_round(mb, 1) for mb in load.server_rss_mb],
         )
         goals["load_errors"] = load.errors <= MAX_LOAD_ERRORS
+    for storm in results.storms:
+        prefix = f"storm_{storm.store}"
+        out.update(
+            {
+                f"{prefix}_events": storm.events,
+                f"{prefix}_deliveries": storm.deliveries,
+                f"{prefix}_events_per_s": round(storm.events_per_second),
+                f"{prefix}_p50_ms": _round(storm.p50_ms),
+                f"{prefix}_p99_ms": _round(storm.p99_ms),
+                f"{prefix}_alerts": storm.alerts,
+                f"{prefix}_groups": storm.groups,
+                f"{prefix}_notifications": dict(storm.notifications),
+                f"{prefix}_store_calls_per_delivery": _round(storm.calls_per_delivery),
+                f"{prefix}_flusher_store_calls": storm.flusher_calls,
+            }
+        )
+        if (requests := storm.requests_per_delivery) is not None:
+            out[f"{prefix}_http_requests_per_delivery"] = _round(requests)
     out["goals"] = goals
     return out
 
@@ -131,6 +151,7 @@ def print_table(results: Results, out: TextIO) -> None:
     _cold_start(results.cold_start, out)
     _memory(results.memory, out)
     _load(results.load, out)
+    _storms(results.storms, out)
 
 
 def _throughput(runs: dict[str, ThroughputResult], out: TextIO) -> None:
@@ -231,6 +252,36 @@ def _load(load: LoadResult | None, out: TextIO) -> None:
     print(f"  server RSS {before:.1f} MB before, {after:.1f} MB after", file=out)
     for sample in load.error_samples:
         print(f"  error: {sample}", file=out)
+
+
+def _storms(storms: list[StormResult], out: TextIO) -> None:
+    if not storms:
+        return
+    first = storms[0]
+    print(
+        f"\nA storm through the local host: {first.events:,} callbacks in {first.deliveries:,} "
+        "deliveries of 1-50 (one in ten posted twice), 4 clients, the flusher on its thread; "
+        "every alert and group checked",
+        file=out,
+    )
+    print(
+        f"  {'store':9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'alerts':>9}{'groups':>8}"
+        f"  {'notifications':24}{'store calls':>12}{'HTTP req':>10}{'flusher':>9}",
+        file=out,
+    )
+    for storm in storms:
+        reasons = sorted(storm.notifications.items())
+        sent = ", ".join(f"{count} {reason}" for reason, count in reasons)
+        requests = storm.requests_per_delivery
+        print(
+            f"  {storm.store:9}{storm.events_per_second:10,.0f}{storm.p50_ms:9.1f}"
+            f"{storm.p99_ms:9.1f}{storm.alerts:9,}{storm.groups:8}  {sent:24}"
+            f"{storm.calls_per_delivery:12.2f}{'' if requests is None else f'{requests:.2f}':>10}"
+            f"{storm.flusher_calls:9,}",
+            file=out,
+        )
+    print("  (store calls and HTTP requests: per delivery, made while the client waits; the "
+          "flusher's: in all)", file=out)
 
 
 def print_json(results: Results, out: TextIO) -> None:

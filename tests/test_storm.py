@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.storm import UNRELATED as UNRELATED_CODES
 from handlers.inbound.envelope import parse_events
 from handlers.runtime import Runtime
 from tests.conftest import RuntimeFactory, read_alerts, read_notifications
@@ -24,13 +25,6 @@ STORM = 10_000
 UNRELATED = 200
 STORM_SECONDS = 600
 TIMER_SECONDS = 10
-# Failures that alert, each with a code and subcode of its own (so a group of its own).
-UNRELATED_CODES = [
-    ("AddParticipantFailed", 500, 9999),
-    ("PlayFailed", 500, 8572),
-    ("RecognizeFailed", 500, 8511),
-    ("CallDisconnected", 500, 560500),
-]
 
 
 @dataclass

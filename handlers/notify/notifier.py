@@ -254,7 +254,7 @@ class Notifier:
         )
 
 
-def _next_episode(doc: Document, *, late: int, seq: int) -> Document:
+def _next_episode(doc: Document, *, late: int, seq: int | None) -> Document:
     """The alerts counted while the group was being resolved start its next episode: it is
     pending again and fires (``new``) after GROUP_WAIT, as a group that came back would."""
     doc.update(

@@ -200,27 +200,41 @@ class TableDedupeStore:
         self._maybe_purge()
 
     def claim(self, keys: Sequence[str], lease: timedelta) -> Claim:
+        """Insert a claim row per key, one transaction per partition: for the fresh events of
+        a delivery (nearly all of them) that is the whole cost. Only the rows of a transaction
+        that failed (one of them exists) are read, to tell done from held from lapsed."""
         token = new_claim_token()
         now = self._now()
-        by_row = {row_key(key): key for key in dict.fromkeys(keys)}
-        rows = {row["RowKey"]: row for row in self._rows(by_row)}
-        done, held, lapsed, absent = set(), set(), [], []
+        claimed = {"State": CLAIMED, "Holder": token, "ExpiresAt": now + lease}
+        handles, contested = self._insert_claims(list(dict.fromkeys(keys)), claimed)
+        done, held, lapsed, absent = self._classify(contested, now)
+        handles |= self._insert_each(absent, claimed)
+        handles |= self._take_over_claims(lapsed, claimed)
+        held |= {key for key, _ in lapsed if key not in handles}
+        held |= {key for key in absent if key not in handles}
+        return Claim(token, frozenset(handles), frozenset(done), frozenset(held), handles)
+
+    def _classify(
+        self, keys: Sequence[str], now: datetime
+    ) -> tuple[set[str], set[str], list[tuple[str, str]], list[str]]:
+        """Existing rows of ``keys``: done, held by a live claim, lapsed (with ETag), absent."""
+        by_row = {row_key(key): key for key in keys}
+        rows = {row["RowKey"]: row for row in self._rows(by_row)} if by_row else {}
+        done: set[str] = set()
+        held: set[str] = set()
+        lapsed: list[tuple[str, str]] = []
+        absent: list[str] = []
         for row, key in by_row.items():
             entity = rows.get(row)
             if entity is None:
-                absent.append(key)
+                absent.append(key)  # gone since its transaction failed (released, purged)
             elif entity["ExpiresAt"] <= now:
                 lapsed.append((key, entity.metadata["etag"]))
             elif entity.get("State", DONE) == CLAIMED:
                 held.add(key)
             else:
                 done.add(key)
-        claimed = {"State": CLAIMED, "Holder": token, "ExpiresAt": now + lease}
-        handles = self._insert_claims(absent, claimed)
-        handles |= self._take_over_claims(lapsed, claimed)
-        held |= {key for key, _ in lapsed if key not in handles}
-        held |= {key for key in absent if key not in handles}
-        return Claim(token, frozenset(handles), frozenset(done), frozenset(held), handles)
+        return done, held, lapsed, absent
 
     def complete(self, claim: Claim) -> None:
         self.remember(sorted(claim.won))
@@ -317,13 +331,12 @@ class TableDedupeStore:
         ]
         return [entity for found in self._run(self._query_rows, queries) for entity in found]
 
-    def _insert_claims(self, keys: Sequence[str], claimed: dict[str, Any]) -> dict[str, str]:
-        """Insert a claim row per key; the keys whose insert succeeded, with their ETags.
-
-        One transaction per partition and 100 rows; a transaction fails whole when any of its
-        rows exists (another caller claimed it meanwhile), and its rows are then inserted one
-        by one, each a call of its own (and its own deadline).
-        """
+    def _insert_claims(
+        self, keys: Sequence[str], claimed: dict[str, Any]
+    ) -> tuple[dict[str, str], list[str]]:
+        """Insert a claim row per key, one transaction per partition and 100 rows: the keys
+        won, with their ETags, and the keys of the transactions that failed whole because one
+        of their rows exists (another caller's claim, or an event handled before)."""
         entities = [
             {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
             for key in keys
@@ -335,16 +348,22 @@ class TableDedupeStore:
             for batch in _chunks(rows, TRANSACTION_MAX_OPERATIONS)
         ]
         won: dict[str, str] = {}
-        contested: list[dict[str, Any]] = []
+        contested: list[str] = []
         for batch, etags in zip(batches, self._run(self._insert_batch, batches), strict=True):
             if etags is None:
-                contested.extend(batch)
+                contested.extend(key_of[entity["RowKey"]] for entity in batch)
             else:
                 won.update({key_of[row]: etag for row, etag in etags.items()})
-        for entity, etag in zip(contested, self._run(self._insert_one, contested), strict=True):
-            if etag is not None:
-                won[key_of[entity["RowKey"]]] = etag
-        return won
+        return won, contested
+
+    def _insert_each(self, keys: Sequence[str], claimed: dict[str, Any]) -> dict[str, str]:
+        """Insert the claim rows of ``keys`` one by one, each a call of its own; the keys won."""
+        entities = [
+            {"PartitionKey": partition_key(key), "RowKey": row_key(key), **claimed}
+            for key in keys
+        ]
+        etags = self._run(self._insert_one, entities)
+        return {key: etag for key, etag in zip(keys, etags, strict=True) if etag is not None}
 
     def _insert_batch(self, batch: Sequence[dict[str, Any]], **_: Any) -> dict[str, str] | None:
         """The rows' ETags, or None when one of them exists already."""
