@@ -26,7 +26,7 @@ from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.logs import log_event
 from handlers.masking import mask_leaving
 from handlers.notify.history import NotificationHistory, Sent
-from handlers.notify.notification import Notification, NotificationData
+from handlers.notify.notification import AlarmInfo, Notification, NotificationData, Status
 from handlers.notify.notifier import GroupState, Notifier
 from handlers.notify.silences import Silence, Silences
 from handlers.oncall.receivers import Receiver
@@ -113,16 +113,27 @@ def group_view(
 
 
 def alarm_view(data: NotificationData, resolved_at: datetime | None) -> AlarmView:
-    alarm = data.alarm
-    if alarm is None or data.group is None:
+    if data.alarm is None or data.group is None:
         raise ValueError("an alarm notification needs its alarm and fingerprint")
+    return alarm_info_view(
+        data.alarm, fingerprint=data.group, status=data.status,
+        severity=data.severity or "info", resolved_at=resolved_at,
+    )
+
+
+def alarm_info_view(
+    alarm: AlarmInfo, *, fingerprint: str, status: Status, severity: str,
+    resolved_at: datetime | None,
+) -> AlarmView:
+    """An alarm as its notification or the alarms' own snapshot reports it: the AlarmInfo
+    fields are the view's, one for one."""
     return AlarmView(
-        fingerprint=data.group,
+        fingerprint=fingerprint,
         name=alarm.name,
         channel=alarm.channel,
-        status=data.status,
+        status=status,
         level=alarm.level,
-        severity=Severity(data.severity or "info"),
+        severity=Severity(severity),
         failed=alarm.failed,
         total=alarm.total,
         window_seconds=alarm.window_seconds,
