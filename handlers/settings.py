@@ -43,6 +43,12 @@ DEFAULT_MAX_BODY_BYTES = 1_100_000
 
 # A comma-separated list in the environment; split by ``_split_commas`` before validation.
 CommaList = tuple[str, ...]
+# The labels GROUP_BY may name: handlers.alerting.labels.LABEL_NAMES, copied because settings
+# import nothing of the app (tests/test_settings.py holds the two together).
+KNOWN_LABELS = (
+    "channel", "event_type", "kind", "code", "subcode", "category", "origin", "country",
+    "carrier", "sender",
+)
 
 
 class SettingsError(ValueError):
@@ -202,7 +208,7 @@ class Settings(BaseModel):
     group_by: CommaList = Field(
         default=("channel", "kind", "code", "subcode"),
         description="The labels whose values make a group (channel, event_type, kind, code, "
-        "subcode, category, origin).",
+        "subcode, category, origin, country, carrier, sender).",
     )
     group_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     group_interval_seconds: float = Field(default=300.0, gt=0, le=86_400)
@@ -248,10 +254,9 @@ class Settings(BaseModel):
     @field_validator("group_by")
     @classmethod
     def _labels_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
-        unknown = [item for item in value if item not in known]
+        unknown = [item for item in value if item not in KNOWN_LABELS]
         if unknown or not value:
-            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(known)}")
+            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(KNOWN_LABELS)}")
         return value
 
     @field_validator("alert_include_codes", "alert_exclude_codes")
