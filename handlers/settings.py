@@ -49,6 +49,9 @@ KNOWN_LABELS = (
     "channel", "event_type", "kind", "code", "subcode", "category", "origin", "country",
     "carrier", "sender",
 )
+# One carrier's outage is one group, another carrier's failures another; a failure whose
+# carrier is unknown (every call, every North American number) groups by its code as before.
+DEFAULT_GROUP_BY = ("channel", "kind", "code", "subcode", "carrier")
 
 
 class SettingsError(ValueError):
@@ -206,7 +209,7 @@ class Settings(BaseModel):
 
     # --- notifications: groups of alerts and Alertmanager's timers -----------------------
     group_by: CommaList = Field(
-        default=("channel", "kind", "code", "subcode"),
+        default=DEFAULT_GROUP_BY,
         description="The labels whose values make a group (channel, event_type, kind, code, "
         "subcode, category, origin, country, carrier, sender).",
     )

@@ -258,7 +258,7 @@ var appSettings = {
   ALERTMANAGER_WEBHOOK_TOKEN: alertmanagerWebhookToken
   ALERTMANAGER_RECEIVER: 'acs-triage'
   // notifications: which labels make a group, and Alertmanager's timers (seconds).
-  GROUP_BY: 'channel,kind,code,subcode'
+  GROUP_BY: 'channel,kind,code,subcode,carrier'
   GROUP_WAIT_SECONDS: '30'
   GROUP_INTERVAL_SECONDS: '300'
   REPEAT_INTERVAL_SECONDS: '14400'

@@ -20,10 +20,11 @@ from handlers.fast.reading import FastEvent
 from handlers.inbound.envelope import parse_events
 from handlers.notify.silences import KNOWN_LABELS as SILENCE_LABELS
 from handlers.settings import KNOWN_LABELS as SETTINGS_LABELS
-from tests.conftest import RuntimeFactory, read_alerts
+from tests.conftest import RuntimeFactory, read_alerts, read_notifications
 from tests.events import call_result
 from tests.test_event_families import email_report, whatsapp_status
 from tests.test_fast_path import side
+from tests.test_storm import Clock, clocked_runtime
 
 REPO = Path(__file__).resolve().parent.parent
 # Numbers whose ranges libphonenumber's carrier data names (the United Kingdom publishes who
@@ -196,3 +197,24 @@ def test_the_carrier_data_is_loaded_by_the_first_label_that_needs_it() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALERT_", "CALLBACK_"))}
     env |= {"CALLBACK_JWT_REQUIRED": "false", "ALERT_FILE": ""}
     subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, check=True, timeout=60)
+
+
+def test_the_default_grouping_keeps_each_carriers_outage_in_a_group_of_its_own(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    clock = Clock()
+    runtime = clocked_runtime(make_runtime, clock)
+    # The same code to every number: only the carrier tells the two outages apart.
+    three = [failed_sms(f"three-{n}", f"+4474001234{n:02d}") for n in range(30)]
+    vodafone = [failed_sms(f"voda-{n}", f"+4479001234{n:02d}") for n in range(20)]
+    north_america = [failed_sms(f"us-{n}", f"+120155501{n:02d}") for n in range(10)]
+    runtime.pipeline.run(parse_events(three + vodafone + north_america), way_in="test")
+    clock.now += 31
+    runtime.flush()
+    groups = {n["data"]["labels"]["carrier"]: n["data"] for n in read_notifications(alert_file)}
+    assert {carrier: data["total"] for carrier, data in groups.items()} == {
+        "Three": 30, "Vodafone": 20, "unknown": 10
+    }
+    assert groups["Three"]["labels"] == {
+        "channel": "sms", "kind": "error", "code": "5000", "subcode": "none", "carrier": "Three"
+    }

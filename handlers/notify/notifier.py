@@ -33,6 +33,7 @@ from handlers.notify.notification import (
     Reason,
 )
 from handlers.notify.silences import Silences
+from handlers.settings import DEFAULT_GROUP_BY
 from handlers.state.groups import Document, GroupStore
 
 __all__ = ["NOTIFICATION_TYPE", "Due", "Notification", "Notifier", "Timers"]
@@ -78,7 +79,7 @@ class Due:
 class Notifier:
     groups: GroupStore
     source: str
-    group_by: tuple[str, ...] = ("channel", "kind", "code", "subcode")
+    group_by: tuple[str, ...] = DEFAULT_GROUP_BY
     timers: Timers = Timers()
     clock: Callable[[], float] = time.time
     silences: Silences | None = None
