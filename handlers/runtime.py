@@ -302,6 +302,8 @@ def notification_view(notification: Notification) -> NotificationView | None:
             severity=Severity(data.severity or "info"),
             alerts_total=data.total or 0,
             alerts_new=data.since_last or 0,
+            recipients=data.recipients or 0,
+            recipients_capped=bool(data.recipients_capped),
             first_seen=datetime.fromisoformat(data.first_seen),
             last_seen=datetime.fromisoformat(data.last_seen),
             resolved_at=datetime.fromisoformat(notification.time) if resolved else None,
