@@ -49,6 +49,8 @@ KNOWN_LABELS = (
     "channel", "event_type", "kind", "code", "subcode", "category", "origin", "country",
     "carrier", "sender",
 )
+# What a destination receives: per-event alerts, group notifications, or both.
+Receives = Literal["alerts", "notifications", "both"]
 # One carrier's outage is one group, another carrier's failures another; a failure whose
 # carrier is unknown (every call, every North American number) groups by its code as before.
 DEFAULT_GROUP_BY = ("channel", "kind", "code", "subcode", "carrier")
@@ -184,6 +186,11 @@ class Settings(BaseModel):
     alert_webhook_url: str = ""
     alert_webhook_secret: SecretStr | None = None
     alert_source: str = "/acs-triage"
+    # What each destination receives. The file and the topic keep the record (both); a webhook
+    # is usually a person's channel, which wants the group, not every event (notifications).
+    alert_file_receives: Receives = "both"
+    alert_topic_receives: Receives = "both"
+    alert_webhook_receives: Receives = "notifications"
     sink_max_attempts: int = Field(default=4, ge=1, le=10)
     sink_retry_budget_seconds: float = Field(default=20.0, gt=0, le=25.0)
 
@@ -238,6 +245,13 @@ class Settings(BaseModel):
         "alert_exclude_codes",
         mode="before",
     )(_split_commas)
+
+    @field_validator(
+        "alert_file_receives", "alert_topic_receives", "alert_webhook_receives", mode="before"
+    )
+    @classmethod
+    def _receives_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("alert_file", mode="before")
     @classmethod
