@@ -64,9 +64,8 @@ def test_a_storm_to_37_numbers_says_37_recipients_and_leaves_neither_number_nor_
 ) -> None:
     clock = Clock()
     with CaptureServer() as hook, caplog.at_level(logging.DEBUG):
-        runtime = clocked_runtime(
-            make_runtime, clock, sinks=[FileSink(alert_file), WebhookSink(hook.url("/h"), WHSEC)]
-        )
+        sinks = [FileSink(alert_file), WebhookSink(hook.url("/h"), WHSEC)]
+        runtime = clocked_runtime(make_runtime, clock, sinks=sinks, alert_webhook_receives="both")
         answers = []
         for index, batch in enumerate(storm()):
             answers.append(local_host.post("eventgrid", batch))
