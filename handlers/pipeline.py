@@ -167,6 +167,20 @@ def alerts_of(triages: Sequence[Triaged]) -> list[Alert]:
     return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
+def recipients_of(triages: Sequence[Triaged]) -> dict[str, str]:
+    """Each alert's recipient as the event wrote it, for the notifier to count distinct ones.
+
+    Handed over beside the alerts, not inside them: an alert is what leaves the app, and a raw
+    number kept in it, even unserialised, is one copy or dump away from leaving too. The
+    outcome already holds the event's own words and never leaves.
+    """
+    return {
+        t.alert.id: t.outcome.recipient
+        for t in triages
+        if t.alert is not None and t.verdict == "alert" and t.outcome.recipient
+    }
+
+
 def record_key(identity: str) -> str:
     """The ``event:`` record of an event's identity (:attr:`Envelope.key`)."""
     return "event:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
@@ -285,7 +299,8 @@ class Pipeline:
         if alerts and self.outbox is not None:
             self.outbox.put([(alert.id, to_json(alert)) for alert in alerts])
         if alerts and self.notifier is not None:
-            self.notifier.record(alerts)  # only the claimant counts: counts stay exact
+            # Only the claimant counts: counts stay exact.
+            self.notifier.record(alerts, recipients_of(triages))
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

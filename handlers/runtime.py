@@ -24,7 +24,7 @@ from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
-from handlers.flusher import Flusher, FlushReport
+from handlers.flusher import Flusher, FlushReport, Receives
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.notify.notification import Notification
 from handlers.notify.notifier import Notifier, Timers
@@ -229,7 +229,22 @@ def build_flusher(
         max_attempts=settings.sink_max_attempts,
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
+        receives=destination_choices(settings, destinations),
     )
+
+
+def destination_choices(
+    settings: Settings, destinations: Sequence[AlertSink]
+) -> dict[str, Receives]:
+    """What each destination receives, by its name: the settings choose for the file, the
+    webhook and the topic (whichever sink objects stand for them); on-call receivers are for
+    people, who get notifications."""
+    return {
+        FileSink.name: settings.alert_file_receives,
+        WebhookSink.name: settings.alert_webhook_receives,
+        EventGridTopicSink.name: settings.alert_topic_receives,
+        **{d.name: "notifications" for d in destinations if isinstance(d, ReceiverSink)},
+    }
 
 
 def build_outbox(store: DedupeStore) -> Outbox:
@@ -302,6 +317,8 @@ def notification_view(notification: Notification) -> NotificationView | None:
             severity=Severity(data.severity or "info"),
             alerts_total=data.total or 0,
             alerts_new=data.since_last or 0,
+            recipients=data.recipients or 0,
+            recipients_capped=bool(data.recipients_capped),
             first_seen=datetime.fromisoformat(data.first_seen),
             last_seen=datetime.fromisoformat(data.last_seen),
             resolved_at=datetime.fromisoformat(notification.time) if resolved else None,

@@ -43,6 +43,17 @@ DEFAULT_MAX_BODY_BYTES = 1_100_000
 
 # A comma-separated list in the environment; split by ``_split_commas`` before validation.
 CommaList = tuple[str, ...]
+# The labels GROUP_BY may name: handlers.alerting.labels.LABEL_NAMES, copied because settings
+# import nothing of the app (tests/test_settings.py holds the two together).
+KNOWN_LABELS = (
+    "channel", "event_type", "kind", "code", "subcode", "category", "origin", "country",
+    "carrier", "sender",
+)
+# What a destination receives: per-event alerts, group notifications, or both.
+Receives = Literal["alerts", "notifications", "both"]
+# One carrier's outage is one group, another carrier's failures another; a failure whose
+# carrier is unknown (every call, every North American number) groups by its code as before.
+DEFAULT_GROUP_BY = ("channel", "kind", "code", "subcode", "carrier")
 
 
 class SettingsError(ValueError):
@@ -175,6 +186,11 @@ class Settings(BaseModel):
     alert_webhook_url: str = ""
     alert_webhook_secret: SecretStr | None = None
     alert_source: str = "/acs-triage"
+    # What each destination receives. The file and the topic keep the record (both); a webhook
+    # is usually a person's channel, which wants the group, not every event (notifications).
+    alert_file_receives: Receives = "both"
+    alert_topic_receives: Receives = "both"
+    alert_webhook_receives: Receives = "notifications"
     sink_max_attempts: int = Field(default=4, ge=1, le=10)
     sink_retry_budget_seconds: float = Field(default=20.0, gt=0, le=25.0)
 
@@ -200,9 +216,9 @@ class Settings(BaseModel):
 
     # --- notifications: groups of alerts and Alertmanager's timers -----------------------
     group_by: CommaList = Field(
-        default=("channel", "kind", "code", "subcode"),
+        default=DEFAULT_GROUP_BY,
         description="The labels whose values make a group (channel, event_type, kind, code, "
-        "subcode, category, origin).",
+        "subcode, category, origin, country, carrier, sender).",
     )
     group_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     group_interval_seconds: float = Field(default=300.0, gt=0, le=86_400)
@@ -230,6 +246,13 @@ class Settings(BaseModel):
         mode="before",
     )(_split_commas)
 
+    @field_validator(
+        "alert_file_receives", "alert_topic_receives", "alert_webhook_receives", mode="before"
+    )
+    @classmethod
+    def _receives_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("alert_file", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
@@ -248,10 +271,9 @@ class Settings(BaseModel):
     @field_validator("group_by")
     @classmethod
     def _labels_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
-        unknown = [item for item in value if item not in known]
+        unknown = [item for item in value if item not in KNOWN_LABELS]
         if unknown or not value:
-            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(known)}")
+            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(KNOWN_LABELS)}")
         return value
 
     @field_validator("alert_include_codes", "alert_exclude_codes")

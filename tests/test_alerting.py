@@ -234,7 +234,11 @@ def test_a_destination_that_is_down_costs_the_delivery_nothing_and_gets_each_ale
 ) -> None:
     with CaptureServer() as hook:
         hook.fail(3, status=503)
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)], sink_max_attempts=1)
+        make_runtime(
+            sinks=[WebhookSink(hook.url("/alerts"), SECRET)],
+            sink_max_attempts=1,
+            alert_webhook_receives="alerts",
+        )
         batch = [
             call_result("t1", "TranscriptionFailed", code=500, subcode=9999),
             call_result("d1", "CallDisconnected", code=503, subcode=560503),
@@ -256,6 +260,7 @@ def test_after_a_partial_failure_the_next_flush_sends_only_to_the_destination_th
         runtime = make_runtime(
             sinks=[FileSink(alert_file), WebhookSink(hook.url("/alerts"), SECRET)],
             sink_max_attempts=1,
+            alert_webhook_receives="alerts",
         )
         batch = parse_events([call_result("t1", "TranscriptionFailed", code=500, subcode=9999)])
         runtime.pipeline.run(batch, way_in="test")  # the file has it; the webhook failed
@@ -271,7 +276,8 @@ def test_webhook_alerts_verify_with_the_standard_webhooks_library(
     make_runtime: RuntimeFactory,
 ) -> None:
     with CaptureServer() as hook:
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)]).pipeline.run(
+        sinks = [WebhookSink(hook.url("/alerts"), SECRET)]
+        make_runtime(sinks=sinks, alert_webhook_receives="alerts").pipeline.run(
             parse_events([call_result("t1", "TranscriptionFailed", code=500, subcode=9999)]),
             way_in="test",
         )
@@ -308,6 +314,7 @@ def test_one_log_line_per_delivery_and_per_alert_with_no_phone_number_or_secret(
             sinks=[WebhookSink(hook.url("/alerts?sig=topsecret"), SECRET)],
             sink_max_attempts=1,
             alert_webhook_secret=SECRET,
+            alert_webhook_receives="alerts",
         )
         batch = parse_events(
             [

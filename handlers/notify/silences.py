@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from handlers.alerting.labels import LABEL_NAMES
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.state.groups import Document, GroupStore
 
-KNOWN_LABELS = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
+KNOWN_LABELS = LABEL_NAMES
 MAX_SILENCE = timedelta(days=30)
 MAX_COMMENT_CHARS = 500
 

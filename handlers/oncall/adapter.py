@@ -3,7 +3,8 @@
 A notification is a CloudEvent of type ``acs-triage.notification.v1`` (the notifier's record;
 its ``id`` is stable per group and sequence). Its ``data`` is read here as the notifier writes
 it: ``about`` (group or alarm), ``status`` (firing, resolved), ``sequence``, ``group`` (the
-fingerprint), ``labels``, ``severity``, ``total``, ``sinceLast``, ``recipients``, ``firstSeen``,
+fingerprint), ``labels``, ``severity``, ``total``, ``sinceLast``, ``recipients`` (and
+``recipientsCapped``), ``firstSeen``,
 ``lastSeen``, ``resolvedAt``, ``examples`` (``event`` id, ``type``, ``time``, ``subject``),
 ``meaning``, ``advice``, and for a rate alarm an ``alarm`` object. Everything else in this room
 works on the views, so following a change of the model is a change of this module alone.
@@ -68,6 +69,7 @@ class NotificationData(_Data):
     total: int = Field(default=0, ge=0)
     since_last: int = Field(default=0, ge=0, alias="sinceLast")
     recipients: int = Field(default=0, ge=0)
+    recipients_capped: bool = Field(default=False, alias="recipientsCapped")
     first_seen: AwareDatetime | None = Field(default=None, alias="firstSeen")
     last_seen: AwareDatetime | None = Field(default=None, alias="lastSeen")
     resolved_at: AwareDatetime | None = Field(default=None, alias="resolvedAt")
@@ -112,6 +114,7 @@ def _group(data: NotificationData) -> GroupView:
         alerts_total=data.total,
         alerts_new=data.since_last,
         recipients=data.recipients,
+        recipients_capped=data.recipients_capped,
         first_seen=data.first_seen,
         last_seen=data.last_seen,
         resolved_at=data.resolved_at,

@@ -125,7 +125,7 @@ def _group(group: GroupView, now: datetime) -> str:
         f"<div>{badges}<strong>{escape(group.title)}</strong></div>"
         f"{_labels(group.labels)}<dl>"
         f"<dt>Alerts</dt><dd>{group.alerts_total} ({group.alerts_new} new)</dd>"
-        f"<dt>Recipients</dt><dd>{group.recipients} distinct</dd>"
+        f"<dt>Recipients</dt><dd>{escape(group.recipients_text)}</dd>"
         f"<dt>First seen</dt><dd>{escape(when(group.first_seen))}</dd>"
         f"<dt>Last seen</dt><dd>{escape(when(group.last_seen))} "
         f"({escape(_ago(group.last_seen, now))})</dd>{advice}</dl>"

@@ -53,6 +53,7 @@ class GroupView(_View):
     alerts_total: int = Field(ge=0)
     alerts_new: int = Field(ge=0, description="Alerts since the group's last notification.")
     recipients: int = Field(default=0, ge=0, description="Distinct recipients; never who.")
+    recipients_capped: bool = Field(default=False, description="The count is 'at least'.")
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     resolved_at: AwareDatetime | None = None
@@ -68,6 +69,11 @@ class GroupView(_View):
         subcode = self.labels.get("subcode")
         channel = self.labels.get("channel", "acs")
         return f"{channel} {code}{'/' + subcode if subcode else ''}: {self.short_meaning}"
+
+    @property
+    def recipients_text(self) -> str:
+        """``37 distinct``; ``at least 2000 distinct`` once the group stopped counting."""
+        return f"{'at least ' if self.recipients_capped else ''}{self.recipients} distinct"
 
     @property
     def short_meaning(self) -> str:

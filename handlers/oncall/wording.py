@@ -41,7 +41,7 @@ def _group_facts(group: GroupView) -> list[Fact]:
         Fact("Status", group.status),
         Fact("Severity", group.severity.value),
         Fact("Alerts", f"{group.alerts_total} in all, {group.alerts_new} since the last message"),
-        Fact("Recipients", f"{group.recipients} distinct"),
+        Fact("Recipients", group.recipients_text),
         Fact("First seen", when(group.first_seen)),
         Fact("Last seen", when(group.last_seen)),
     ]
