@@ -28,6 +28,7 @@ from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.notify.notification import Notification
 from handlers.notify.notifier import Notifier, Timers
+from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
@@ -258,6 +259,7 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
             repeat_interval=settings.repeat_interval_seconds,
             resolve_timeout=settings.resolve_timeout_seconds,
         ),
+        severity=SeverityRule.from_settings(settings),
     )
 
 

@@ -19,7 +19,7 @@ import binascii
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -43,6 +43,21 @@ DEFAULT_MAX_BODY_BYTES = 1_100_000
 
 # A comma-separated list in the environment; split by ``_split_commas`` before validation.
 CommaList = tuple[str, ...]
+RESULT_CATEGORIES = ("Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError")
+
+# --- severity ----------------------------------------------------------------------------------
+SeverityName = Literal["critical", "warning", "info"]
+# The alert kinds (handlers.alerting.alert.AlertKind), which SEVERITY_BY_CATEGORY may name too:
+# an unknown code has no category to go by.
+ALERT_KINDS = ("error", "unknown-code", "failure", "invalid-event")
+# Server and client errors and unknown codes are worth a look; anything else is for the record.
+DEFAULT_SEVERITY_BY_CATEGORY: Mapping[str, SeverityName] = {
+    "UnexpectedServerError": "warning",
+    "UnexpectedClientError": "warning",
+    "unknown-code": "warning",
+}
+# A warning group this large is an outage, whatever its category says alone.
+DEFAULT_SEVERITY_CRITICAL_SIZE = 100
 
 
 class SettingsError(ValueError):
@@ -53,6 +68,30 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def _refuse_unknown(items: Iterable[str], known: Sequence[str], what: str) -> None:
+    unknown = [item for item in items if item not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; use any of {', '.join(known)}")
+
+
+def _name_value_pairs(value: object) -> object:
+    """``a=x,b=y`` as ``{"a": "x", "b": "y"}``; a name given twice, or an item without ``=``,
+    is refused (a typo must not silently win or vanish)."""
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, sep, setting = (part.strip() for part in item.partition("="))
+        if not sep or not name or not setting:
+            raise ValueError(f"{item!r} is not name=value")
+        if name in pairs:
+            raise ValueError(f"{name!r} is given twice")
+        pairs[name] = setting
+    return pairs
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -209,6 +248,19 @@ class Settings(BaseModel):
     repeat_interval_seconds: float = Field(default=14_400.0, gt=0, le=7 * 86_400)
     resolve_timeout_seconds: float = Field(default=900.0, gt=0, le=86_400)
 
+    # --- severity of a group's notifications -----------------------------------------------
+    severity_by_category: dict[str, SeverityName] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY_BY_CATEGORY),
+        description="category or alert kind = critical | warning | info; a group takes the more "
+        "severe of its category's and its kind's, info when neither is listed.",
+    )
+    severity_critical_size: int = Field(
+        default=DEFAULT_SEVERITY_CRITICAL_SIZE,
+        ge=0,
+        le=1_000_000_000,
+        description="A warning group of at least this many alerts is critical; 0 turns it off.",
+    )
+
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
     dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -230,6 +282,8 @@ class Settings(BaseModel):
         mode="before",
     )(_split_commas)
 
+    _pairs = field_validator("severity_by_category", mode="before")(_name_value_pairs)
+
     @field_validator("alert_file", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
@@ -239,10 +293,15 @@ class Settings(BaseModel):
     @field_validator("alert_categories")
     @classmethod
     def _categories_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = ("Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError")
-        unknown = [item for item in value if item not in known]
-        if unknown:
-            raise ValueError(f"unknown categories {unknown}; use any of {', '.join(known)}")
+        _refuse_unknown(value, RESULT_CATEGORIES, "categories")
+        return value
+
+    @field_validator("severity_by_category")
+    @classmethod
+    def _severity_names_are_known(
+        cls, value: dict[str, SeverityName]
+    ) -> dict[str, SeverityName]:
+        _refuse_unknown(value, (*RESULT_CATEGORIES, *ALERT_KINDS), "categories or alert kinds")
         return value
 
     @field_validator("group_by")

@@ -263,6 +263,10 @@ var appSettings = {
   GROUP_INTERVAL_SECONDS: '300'
   REPEAT_INTERVAL_SECONDS: '14400'
   RESOLVE_TIMEOUT_SECONDS: '900'
+  // severity of a group's notifications: a category or alert kind = critical | warning | info
+  // (unlisted: info); a warning group of SEVERITY_CRITICAL_SIZE alerts or more is critical.
+  SEVERITY_BY_CATEGORY: 'UnexpectedServerError=warning,UnexpectedClientError=warning,unknown-code=warning'
+  SEVERITY_CRITICAL_SIZE: '100'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint
