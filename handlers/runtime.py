@@ -26,6 +26,7 @@ from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
 from handlers.flusher import Flusher, FlushReport
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.notification import Notification
 from handlers.notify.notifier import Notifier, Timers
 from handlers.notify.severity import SeverityRule
@@ -83,12 +84,14 @@ class Runtime:
         store = build_dedupe_store(settings) if dedupe is None else dedupe
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
+        alarms = build_alarms(settings, store, notifier)
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
             outbox=outbox,
             notifier=notifier,
+            alarms=alarms,
             dedupe=store,
             alert_source=settings.alert_source,
         )
@@ -99,7 +102,7 @@ class Runtime:
             FastReader(pipeline.reader) if fast_path else None,
             receivers,
             status_source,
-            build_flusher(settings, store, outbox, destinations, notifier),
+            build_flusher(settings, store, outbox, destinations, notifier, alarms=alarms),
         )
 
     def flush(self) -> list[FlushReport]:
@@ -218,6 +221,8 @@ def build_flusher(
     outbox: Outbox | None,
     destinations: Sequence[AlertSink],
     notifier: Notifier | None,
+    *,
+    alarms: RateAlarms | None = None,
 ) -> Flusher | None:
     """The outbox's sender; none when there is no outbox (no destination configured)."""
     if outbox is None:
@@ -230,6 +235,7 @@ def build_flusher(
         max_attempts=settings.sink_max_attempts,
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
+        alarms=alarms,
     )
 
 
@@ -260,6 +266,24 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
             resolve_timeout=settings.resolve_timeout_seconds,
         ),
         severity=SeverityRule.from_settings(settings),
+    )
+
+
+# --- rate alarms -------------------------------------------------------------------------
+
+
+def build_alarms(
+    settings: Settings, store: DedupeStore, notifier: Notifier | None
+) -> RateAlarms | None:
+    """The rate alarms, beside the groups and muted by the same silences; none without a
+    rule, or without the notifier (no destination: nobody to tell)."""
+    if notifier is None or not settings.alarm_rules:
+        return None
+    return RateAlarms.from_settings(
+        settings,
+        counts=_documents(store, "alarmcounts"),
+        states=_documents(store, "alarms"),
+        silences=notifier.silences,
     )
 
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -60,6 +60,32 @@ DEFAULT_SEVERITY_BY_CATEGORY: Mapping[str, SeverityName] = {
 DEFAULT_SEVERITY_CRITICAL_SIZE = 100
 
 
+# --- rate alarms -------------------------------------------------------------------------------
+# The channels (handlers.alerting.labels.channel_of) whose events are results, some failed and
+# most not. Job Router's events are failures only (a job's ordinary steps are ignored) and chat
+# events are not read, so a ratio of theirs would say nothing.
+ALARM_CHANNELS = ("sms", "call", "email", "whatsapp")
+
+
+class RateRule(NamedTuple):
+    """One rate alarm: a channel's failed / all results, a warning and a critical ratio."""
+
+    channel: str
+    warning: float
+    critical: float
+
+
+# A call yields several results (connected, participants, play, ..., disconnected) of which
+# one or two fail, so its per-result ratio understates the share of failed calls: its
+# thresholds are lower. An SMS, e-mail or WhatsApp message has one delivery report.
+DEFAULT_ALARM_RULES = (
+    RateRule("sms", 0.1, 0.3),
+    RateRule("call", 0.05, 0.2),
+    RateRule("email", 0.1, 0.3),
+    RateRule("whatsapp", 0.1, 0.3),
+)
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the environment variable."""
 
@@ -92,6 +118,21 @@ def _name_value_pairs(value: object) -> object:
             raise ValueError(f"{name!r} is given twice")
         pairs[name] = setting
     return pairs
+
+
+def _rate_rules(value: object) -> object:
+    """``sms=0.1/0.3,call=0.05/0.2`` as ``(channel, warning, critical)`` triples; the model
+    reads the numbers and ``_alarm_rules_are_sound`` checks them."""
+    pairs = _name_value_pairs(value)
+    if not isinstance(pairs, dict):
+        return value
+    rules = []
+    for channel, ratios in pairs.items():
+        warning, sep, critical = ratios.partition("/")
+        if not sep:
+            raise ValueError(f"'{channel}={ratios}' is not channel=warning/critical (sms=0.1/0.3)")
+        rules.append((channel, warning.strip(), critical.strip()))
+    return tuple(rules)
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -261,6 +302,29 @@ class Settings(BaseModel):
         description="A warning group of at least this many alerts is critical; 0 turns it off.",
     )
 
+    # --- rate alarms: failed / all results of a channel over a sliding window ------------
+    alarm_rules: tuple[RateRule, ...] = Field(
+        default=DEFAULT_ALARM_RULES,
+        description="channel=warning/critical failure ratios, comma-separated (sms=0.1/0.3); "
+        "empty: no rate alarm.",
+    )
+    alarm_window_seconds: int = Field(default=300, ge=60, le=3600)
+    alarm_min_volume: int = Field(
+        default=30, ge=1, le=1_000_000, description="Fewer results in the window never fire."
+    )
+    alarm_clear_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="How long the ratio stays under its clear level before a level is left.",
+    )
+    alarm_clear_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A level's clear level: its ratio times this fraction.",
+    )
+
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
     dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -283,6 +347,7 @@ class Settings(BaseModel):
     )(_split_commas)
 
     _pairs = field_validator("severity_by_category", mode="before")(_name_value_pairs)
+    _rules = field_validator("alarm_rules", mode="before")(_rate_rules)
 
     @field_validator("alert_file", mode="before")
     @classmethod
@@ -302,6 +367,28 @@ class Settings(BaseModel):
         cls, value: dict[str, SeverityName]
     ) -> dict[str, SeverityName]:
         _refuse_unknown(value, (*RESULT_CATEGORIES, *ALERT_KINDS), "categories or alert kinds")
+        return value
+
+    @field_validator("alarm_rules")
+    @classmethod
+    def _alarm_rules_are_sound(cls, value: tuple[RateRule, ...]) -> tuple[RateRule, ...]:
+        channels = [rule.channel for rule in value]
+        _refuse_unknown(channels, ALARM_CHANNELS, "channels")
+        if len(set(channels)) < len(channels):
+            raise ValueError(f"a channel has two rules: {', '.join(channels)}")
+        for rule in value:
+            if not 0 < rule.warning <= rule.critical <= 1:
+                raise ValueError(
+                    f"{rule.channel}={rule.warning:g}/{rule.critical:g}: the ratios must be "
+                    "0 < warning <= critical <= 1"
+                )
+        return value
+
+    @field_validator("alarm_window_seconds")
+    @classmethod
+    def _window_is_whole_minutes(cls, value: int) -> int:
+        if value % 60:
+            raise ValueError("must be a whole number of minutes (results are counted per minute)")
         return value
 
     @field_validator("group_by")

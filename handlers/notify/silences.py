@@ -16,7 +16,10 @@ from typing import Any
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.state.groups import Document, GroupStore
 
-KNOWN_LABELS = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
+# A group's labels, and a rate alarm's name (its other label, ``channel``, is a group's too).
+KNOWN_LABELS = (
+    "channel", "event_type", "kind", "code", "subcode", "category", "origin", "alarm"
+)
 MAX_SILENCE = timedelta(days=30)
 MAX_COMMENT_CHARS = 500
 
