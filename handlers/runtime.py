@@ -310,8 +310,14 @@ class ReceiverSink:
 
 
 def notification_view(notification: Notification) -> NotificationView | None:
-    """The on-call view of a group notification; None for any other notification."""
+    """The on-call view of a group's or an alarm's notification; None for any other."""
     data = notification.data
+    if data.about == "alarm":
+        # The on-call room reads an alarm's notification from its JSON as it stands (imported
+        # here: cold start does not need it).
+        from handlers.oncall.adapter import notification_from_cloudevent
+
+        return notification_from_cloudevent(notification.to_dict())
     if data.about != "group" or data.group is None or data.sequence is None:
         return None
     if notification.time is None or data.first_seen is None or data.last_seen is None:

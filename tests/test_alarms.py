@@ -29,6 +29,7 @@ from handlers.settings import ALARM_CHANNELS, SettingsError, load_settings
 from handlers.state.groups import Change, Document, GroupStore
 from handlers.state.table import TableDedupeStore
 from tests.azurite import Azurite, azurite_fixture
+from tests.capture_server import CaptureServer, Reply
 from tests.conftest import RuntimeFactory, deliver_retrying, read_notifications
 from tests.events import as_cloudevent, call_result, sms_report
 from tests.test_event_families import email_report, whatsapp_status
@@ -405,6 +406,30 @@ def test_a_crash_between_the_outbox_and_the_alarms_state_sends_one_notification(
         sms.tick()
     notes = sms.notes()
     assert len(notes) == 1 and notes[0]["data"]["sequence"] == 1
+
+
+def test_pagerduty_is_paged_by_the_alarm_and_the_page_closes_when_it_resolves(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    with CaptureServer(default=Reply(202)) as pagerduty:
+        runtime = make_runtime(
+            flush_each_delivery=False,
+            alarm_rules="sms=0.2/0.5",
+            pagerduty_routing_key="R0UT1NGKEY0000000000000000000000",
+            pagerduty_events_url=pagerduty.url("/v2/enqueue"),
+        )
+        sms = Scene(runtime, Clock(), alert_file)
+        sms.fire_a_warning()
+        sms.clock.now += 300
+        sms.clean(600)
+        sent = [request.json() for request in pagerduty.accepted()]
+    assert [(s["event_action"], s["dedup_key"]) for s in sent] == [
+        ("trigger", f"alarm-{SMS_ALARM}"),
+        ("resolve", f"alarm-{SMS_ALARM}"),
+    ]
+    payload = sent[0]["payload"]
+    assert payload["severity"] == "warning" and payload["component"] == "sms"
+    assert payload["summary"] == "sms failure rate 25% (10 of 40)"
 
 
 def test_without_rules_there_is_no_alarm(make_runtime: RuntimeFactory) -> None:
