@@ -27,13 +27,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
 from handlers.notify.notifier import Notifier
 from handlers.state.outbox import Outbox, OutboxEntry
@@ -49,6 +50,16 @@ DESTINATION_ALARM_AFTER = timedelta(minutes=5)
 _NOTIFICATION_NAMESPACE = uuid.UUID("9d5c2a61-4f0e-4d8b-a7f3-0c1e2b3a4d5e")
 # What a destination receives (the settings' ALERT_*_RECEIVES); a destination not named takes both.
 Receives = Literal["alerts", "notifications", "both"]
+
+
+class DueNotification(Protocol):
+    """A group's or an alarm's notification that is due."""
+
+    @property
+    def notification(self) -> Notification: ...
+
+
+D = TypeVar("D", bound=DueNotification)
 
 
 def sent_record_key(event_id: str, sink: AlertSink) -> str:
@@ -85,6 +96,7 @@ class Flusher:
     clock: Callable[[], float] = time.time
     notifier: Notifier | None = None
     outages: dict[str, Outage] = field(default_factory=dict)
+    alarms: RateAlarms | None = None
     receives: Mapping[str, Receives] = field(default_factory=dict)
 
     def takes(self, sink: AlertSink, event: CloudEvent[Any]) -> bool:
@@ -157,16 +169,20 @@ class Flusher:
         )
 
     def _queue_due_notifications(self) -> None:
-        """Group notifications join the outbox behind what is already there; their groups move
-        on only once they are recorded (a crash in between gives the same ids again)."""
-        if self.notifier is None:
-            return
-        due = self.notifier.due()
+        """Group and alarm notifications join the outbox behind what is already there; their
+        groups and alarms move on only once they are recorded (a crash in between gives the
+        same ids again)."""
+        if self.notifier is not None:
+            self._queue(self.notifier.due(), self.notifier.mark_sent)
+        if self.alarms is not None:
+            self._queue(self.alarms.due(), self.alarms.mark_sent)
+
+    def _queue(self, due: Sequence[D], mark_sent: Callable[[D], None]) -> None:
         if not due:
             return
         self.outbox.put([(d.notification.id, to_json(d.notification)) for d in due])
         for item in due:
-            self.notifier.mark_sent(item)
+            mark_sent(item)
             log_event(
                 "notification",
                 id=item.notification.id,

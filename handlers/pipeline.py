@@ -39,6 +39,7 @@ from handlers.events.router import EventReader
 from handlers.flusher import to_json
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.notify.alarms import RateAlarms, tally
 from handlers.notify.notifier import Notifier
 from handlers.records import EventRecord, Verdict
 from handlers.state.outbox import Outbox
@@ -96,13 +97,17 @@ Decide = Callable[[Outcome, Envelope], Triage]
 class PipelineEvent(Protocol):
     """One event as the pipeline triages it, whichever path read it.
 
-    ``key`` is its ``event:`` record key. ``passed_over`` is its triage when another attempt
-    holds it or it was handled before; ``triaged`` when this attempt handles it, ``decide``
-    being the pipeline's own catalog lookup and alert policy.
+    ``key`` is its ``event:`` record key, ``event_type`` its envelope's type. ``passed_over``
+    is its triage when another attempt holds it or it was handled before; ``triaged`` when
+    this attempt handles it, ``decide`` being the pipeline's own catalog lookup and alert
+    policy.
     """
 
     @property
     def key(self) -> str: ...
+
+    @property
+    def event_type(self) -> str | None: ...
 
     def passed_over(self, verdict: Verdict) -> Triaged: ...
 
@@ -116,6 +121,10 @@ class CarefulEvent:
     envelope: Envelope
     reader: EventReader
     key: str
+
+    @property
+    def event_type(self) -> str | None:
+        return self.envelope.type
 
     def passed_over(self, verdict: Verdict) -> Triage:
         return Triage(self.reader.read(self.envelope), verdict)
@@ -199,6 +208,7 @@ class Pipeline:
     dedupe: DedupeStore
     alert_source: str
     notifier: Notifier | None = None
+    alarms: RateAlarms | None = None
     claim_lease: timedelta = CLAIM_LEASE
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
@@ -219,6 +229,7 @@ class Pipeline:
                 claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
                 triages = self._triage(events, keys, claim)
                 self._record(triages)
+                self._count_results(events, triages)
                 self.dedupe.complete(claim)
         except BaseException:
             if claim is not None:
@@ -301,6 +312,14 @@ class Pipeline:
         if alerts and self.notifier is not None:
             # Only the claimant counts: counts stay exact.
             self.notifier.record(alerts, recipients_of(triages))
+
+    def _count_results(self, events: Sequence[PipelineEvent], triages: Sequence[Triaged]) -> None:
+        """The rate alarms' results: only the events this attempt won are results (a duplicate
+        or an event held elsewhere is ``duplicate`` / ``in-progress``), so counts stay exact;
+        one change per channel, whatever the delivery's size."""
+        if self.alarms is not None:
+            pairs = zip(events, triages, strict=True)
+            self.alarms.count(tally((event.event_type, t.verdict) for event, t in pairs))
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

@@ -26,8 +26,10 @@ from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
 from handlers.flusher import Flusher, FlushReport, Receives
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.notification import Notification
 from handlers.notify.notifier import Notifier, Timers
+from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
@@ -82,12 +84,14 @@ class Runtime:
         store = build_dedupe_store(settings) if dedupe is None else dedupe
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
+        alarms = build_alarms(settings, store, notifier)
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
             outbox=outbox,
             notifier=notifier,
+            alarms=alarms,
             dedupe=store,
             alert_source=settings.alert_source,
         )
@@ -98,7 +102,7 @@ class Runtime:
             FastReader(pipeline.reader) if fast_path else None,
             receivers,
             status_source,
-            build_flusher(settings, store, outbox, destinations, notifier),
+            build_flusher(settings, store, outbox, destinations, notifier, alarms=alarms),
         )
 
     def flush(self) -> list[FlushReport]:
@@ -217,6 +221,8 @@ def build_flusher(
     outbox: Outbox | None,
     destinations: Sequence[AlertSink],
     notifier: Notifier | None,
+    *,
+    alarms: RateAlarms | None = None,
 ) -> Flusher | None:
     """The outbox's sender; none when there is no outbox (no destination configured)."""
     if outbox is None:
@@ -230,6 +236,7 @@ def build_flusher(
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
         receives=destination_choices(settings, destinations),
+        alarms=alarms,
     )
 
 
@@ -273,6 +280,25 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
             repeat_interval=settings.repeat_interval_seconds,
             resolve_timeout=settings.resolve_timeout_seconds,
         ),
+        severity=SeverityRule.from_settings(settings),
+    )
+
+
+# --- rate alarms -------------------------------------------------------------------------
+
+
+def build_alarms(
+    settings: Settings, store: DedupeStore, notifier: Notifier | None
+) -> RateAlarms | None:
+    """The rate alarms, beside the groups and muted by the same silences; none without a
+    rule, or without the notifier (no destination: nobody to tell)."""
+    if notifier is None or not settings.alarm_rules:
+        return None
+    return RateAlarms.from_settings(
+        settings,
+        counts=_documents(store, "alarmcounts"),
+        states=_documents(store, "alarms"),
+        silences=notifier.silences,
     )
 
 
@@ -299,8 +325,14 @@ class ReceiverSink:
 
 
 def notification_view(notification: Notification) -> NotificationView | None:
-    """The on-call view of a group notification; None for any other notification."""
+    """The on-call view of a group's or an alarm's notification; None for any other."""
     data = notification.data
+    if data.about == "alarm":
+        # The on-call room reads an alarm's notification from its JSON as it stands (imported
+        # here: cold start does not need it).
+        from handlers.oncall.adapter import notification_from_cloudevent
+
+        return notification_from_cloudevent(notification.to_dict())
     if data.about != "group" or data.group is None or data.sequence is None:
         return None
     if notification.time is None or data.first_seen is None or data.last_seen is None:

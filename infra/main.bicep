@@ -283,6 +283,18 @@ var appSettings = {
   GROUP_INTERVAL_SECONDS: '300'
   REPEAT_INTERVAL_SECONDS: '14400'
   RESOLVE_TIMEOUT_SECONDS: '900'
+  // severity of a group's notifications: a category or alert kind = critical | warning | info
+  // (unlisted: info); a warning group of SEVERITY_CRITICAL_SIZE alerts or more is critical.
+  SEVERITY_BY_CATEGORY: 'UnexpectedServerError=warning,UnexpectedClientError=warning,unknown-code=warning'
+  SEVERITY_CRITICAL_SIZE: '100'
+  // rate alarms: a channel's failed / all results over a sliding window; channel=warning/critical
+  // ratios, fewer results than the minimum never fire, a level is left after the clear time under
+  // its ratio times the clear fraction.
+  ALARM_RULES: 'sms=0.1/0.3,call=0.05/0.2,email=0.1/0.3,whatsapp=0.1/0.3'
+  ALARM_WINDOW_SECONDS: '300'
+  ALARM_MIN_VOLUME: '30'
+  ALARM_CLEAR_SECONDS: '300'
+  ALARM_CLEAR_FRACTION: '0.5'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint

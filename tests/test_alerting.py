@@ -19,6 +19,7 @@ from handlers.alerting.alert import ALERT_TYPE, alert_id_for
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import SinkError
 from handlers.alerting.file_sink import FileSink
+from handlers.alerting.labels import channel_of
 from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
@@ -203,6 +204,27 @@ def test_policy_never_alerts_on_success_even_when_listed() -> None:
         is None
     )
     assert policy.decide(outcome, match) == "error"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "channel"),
+    [
+        ("Microsoft.Communication.SMSDeliveryReportReceived", "sms"),
+        ("Microsoft.Communication.CallDisconnected", "call"),
+        ("Microsoft.Communication.CallEnded", "call"),
+        ("Microsoft.Communication.PlayFailed", "call"),
+        ("Microsoft.Communication.ParticipantsUpdated", "call"),
+        ("Microsoft.Communication.EmailDeliveryReportReceived", "email"),
+        ("Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated", "whatsapp"),
+        ("Microsoft.Communication.RouterJobClassificationFailed", "router"),
+        ("Microsoft.Communication.ChatMessageReceived", "chat"),
+        ("Contoso.Something", "other"),
+        (None, "other"),
+    ],
+)
+def test_each_event_family_has_a_channel_of_its_own(event_type: str | None, channel: str) -> None:
+    # Rate alarms and groups are per channel: an e-mail bounce must not count as a call's.
+    assert channel_of(event_type) == channel
 
 
 # --- exactly once ------------------------------------------------------------------------

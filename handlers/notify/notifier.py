@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -36,6 +36,7 @@ from handlers.notify.notification import (
     NotificationData,
     Reason,
 )
+from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
 from handlers.settings import DEFAULT_GROUP_BY
 from handlers.state.groups import Document, GroupStore
@@ -43,8 +44,6 @@ from handlers.state.groups import Document, GroupStore
 __all__ = ["NOTIFICATION_TYPE", "Due", "Notification", "Notifier", "Recipients", "Timers"]
 MAX_EXAMPLES = 5
 _NAMESPACE = uuid.UUID("3f0b7c52-1e8d-4a9b-b6c4-5d2e8f1a0c93")
-# A group this large of server errors is an outage, whatever its category says alone.
-CRITICAL_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -60,15 +59,6 @@ class Timers:
 def fingerprint(labels: dict[str, str], group_by: Sequence[str]) -> str:
     chosen = "\n".join(f"{name}={labels.get(name, '')}" for name in group_by)
     return hashlib.sha256(chosen.encode("utf-8")).hexdigest()[:32]
-
-
-def severity_of(category: str | None, kind: str, total: int) -> str:
-    """critical / warning / info from the category and the group's size."""
-    if category == "UnexpectedServerError":
-        return "critical" if total >= CRITICAL_SIZE else "warning"
-    if category == "UnexpectedClientError" or kind == "unknown-code":
-        return "critical" if total >= CRITICAL_SIZE else "warning"
-    return "info"
 
 
 # Distinct recipients are counted exactly up to this many per group, then as "at least": a
@@ -176,6 +166,7 @@ class Notifier:
     timers: Timers = Timers()
     clock: Callable[[], float] = time.time
     silences: Silences | None = None
+    severity: SeverityRule = field(default_factory=SeverityRule)
 
     # --- the pipeline: the claimant records its alerts --------------------------------------
 
@@ -316,7 +307,7 @@ class Notifier:
             group=doc["fingerprint"],
             sequence=seq,
             labels=labels,
-            severity=severity_of(doc["category"], doc["kind"], doc["total"]),
+            severity=self.severity.of(doc["category"], doc["kind"], doc["total"]),
             total=doc["total"],
             since_last=doc["since_last"],
             recipients=recipients,

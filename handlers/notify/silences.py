@@ -17,7 +17,8 @@ from handlers.alerting.labels import LABEL_NAMES
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.state.groups import Document, GroupStore
 
-KNOWN_LABELS = LABEL_NAMES
+# A group's labels, and a rate alarm's name (its other label, ``channel``, is a group's too).
+KNOWN_LABELS = (*LABEL_NAMES, "alarm")
 MAX_SILENCE = timedelta(days=30)
 MAX_COMMENT_CHARS = 500
 
