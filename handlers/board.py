@@ -25,6 +25,7 @@ from handlers.alerting.matchers import Matcher
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.logs import log_event
 from handlers.masking import mask_leaving
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import NotificationHistory, Sent
 from handlers.notify.notification import AlarmInfo, Notification, NotificationData, Status
 from handlers.notify.notifier import GroupState, Notifier
@@ -99,6 +100,8 @@ def group_view(
         severity=Severity(data.severity or "info"),
         alerts_total=data.total or 0,
         alerts_new=data.since_last or 0,
+        recipients=data.recipients,
+        recipients_capped=bool(data.recipients_capped),
         first_seen=_time(data.first_seen),
         last_seen=_time(data.last_seen),
         resolved_at=resolved_at,
@@ -214,6 +217,23 @@ class ReceiverSink:
 
 def no_alarms(_now: datetime) -> tuple[AlarmView, ...]:
     return ()
+
+
+def alarm_views(alarms: RateAlarms) -> Callable[[datetime], list[AlarmView]]:
+    """The rate alarms as the page shows them: each alarm that fires, or resolved within the
+    hour, from the alarms' own snapshot (one that never fired, or long ago, is left out)."""
+
+    def shown(now: datetime) -> list[AlarmView]:
+        return [
+            alarm_info_view(
+                s.alarm, fingerprint=s.fingerprint, status=s.status, severity=s.severity,
+                resolved_at=_time(s.resolved_at) if s.resolved_at else None,
+            )
+            for s in alarms.snapshot(now.timestamp())
+            if s.status != "ok"
+        ]
+
+    return shown
 
 
 @dataclass

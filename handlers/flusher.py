@@ -12,6 +12,11 @@ out, in order and under the same ids, when it recovers; the others are not held 
 keeps failing past ``alarm_after`` produces one notification about itself (``firing``), and one
 more when it takes entries again (``resolved``). Each pass records, in one change, which
 notifications it handed which destination and how that ended (the status page's list).
+
+Each destination chooses what it receives (``receives``: alerts, notifications or both). An
+entry a destination does not take counts as done for it, with no ``sent:`` record: it is never
+sent there, and it leaves the outbox once every destination that takes it has it. Each
+destination still gets what it takes in the outbox's order, each id once.
 """
 
 from __future__ import annotations
@@ -20,17 +25,18 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar
 
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import AlertSink, SinkError, deliver
 from handlers.deadlines import delivery_deadline, in_this_context
 from handlers.errors import StateUnavailable
 from handlers.logs import log_event
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import Attempt, NotificationHistory
 from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
 from handlers.notify.notifier import Notifier
@@ -45,6 +51,18 @@ PASS_DEADLINE_SECONDS = 20.0
 PASS_ENTRIES = 500
 DESTINATION_ALARM_AFTER = timedelta(minutes=5)
 _NOTIFICATION_NAMESPACE = uuid.UUID("9d5c2a61-4f0e-4d8b-a7f3-0c1e2b3a4d5e")
+# What a destination receives (the settings' ALERT_*_RECEIVES); a destination not named takes both.
+Receives = Literal["alerts", "notifications", "both"]
+
+
+class DueNotification(Protocol):
+    """A group's or an alarm's notification that is due."""
+
+    @property
+    def notification(self) -> Notification: ...
+
+
+D = TypeVar("D", bound=DueNotification)
 
 
 def sent_record_key(event_id: str, sink: AlertSink) -> str:
@@ -82,6 +100,18 @@ class Flusher:
     notifier: Notifier | None = None
     history: NotificationHistory | None = None
     outages: dict[str, Outage] = field(default_factory=dict)
+    alarms: RateAlarms | None = None
+    receives: Mapping[str, Receives] = field(default_factory=dict)
+
+    def takes(self, sink: AlertSink, event: CloudEvent[Any]) -> bool:
+        """Whether ``sink`` receives ``event`` (an alert or a notification)."""
+        chosen = self.receives.get(sink.name, "both")
+        if chosen == "both":
+            return True
+        return chosen == ("notifications" if isinstance(event, Notification) else "alerts")
+
+    def takes_alerts(self, sink: AlertSink) -> bool:
+        return self.receives.get(sink.name, "both") != "notifications"
 
     def flush(self) -> FlushReport:
         """One pass, if no other flusher is running one."""
@@ -110,20 +140,27 @@ class Flusher:
         events = _unique_in_order(entries)
         if not events:
             return FlushReport(ran=True)
-        wanted = {(e.id, s.name): sent_record_key(e.id, s) for e in events for s in self.sinks}
-        done = self.dedupe.seen(list(wanted.values()))
-        todo = {
-            sink: [e for e in events if wanted[(e.id, sink.name)] not in done]
-            for sink in self.sinks
+        # The sent: record of each entry at each destination that takes it; no other pair is
+        # ever sent or waited for.
+        wanted = {
+            (e.id, s.name): sent_record_key(e.id, s)
+            for e in events
+            for s in self.sinks
+            if self.takes(s, e)
         }
+        done = self.dedupe.seen(list(wanted.values())) if wanted else set()
+
+        def pending(event_id: str, sink: AlertSink) -> bool:
+            key = wanted.get((event_id, sink.name))
+            return key is not None and key not in done
+
+        todo = {sink: [e for e in events if pending(e.id, sink)] for sink in self.sinks}
         outcomes = self._send_all({sink: batch for sink, batch in todo.items() if batch})
         for sink, error in outcomes.items():
             if error is None:
                 done |= {wanted[(e.id, sink.name)] for e in todo[sink]}
         delivered = [
-            entry
-            for entry in entries
-            if all(wanted[(entry.id, s.name)] in done for s in self.sinks)
+            entry for entry in entries if not any(pending(entry.id, s) for s in self.sinks)
         ]
         self.outbox.remove(delivered)
         self._record_notifications(todo, outcomes)
@@ -137,16 +174,20 @@ class Flusher:
         )
 
     def _queue_due_notifications(self) -> None:
-        """Group notifications join the outbox behind what is already there; their groups move
-        on only once they are recorded (a crash in between gives the same ids again)."""
-        if self.notifier is None:
-            return
-        due = self.notifier.due()
+        """Group and alarm notifications join the outbox behind what is already there; their
+        groups and alarms move on only once they are recorded (a crash in between gives the
+        same ids again)."""
+        if self.notifier is not None:
+            self._queue(self.notifier.due(), self.notifier.mark_sent)
+        if self.alarms is not None:
+            self._queue(self.alarms.due(), self.alarms.mark_sent)
+
+    def _queue(self, due: Sequence[D], mark_sent: Callable[[D], None]) -> None:
         if not due:
             return
         self.outbox.put([(d.notification.id, to_json(d.notification)) for d in due])
         for item in due:
-            self.notifier.mark_sent(item)
+            mark_sent(item)
             log_event(
                 "notification",
                 id=item.notification.id,

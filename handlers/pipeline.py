@@ -39,6 +39,7 @@ from handlers.events.router import EventReader
 from handlers.flusher import to_json
 from handlers.inbound.envelope import Envelope
 from handlers.logs import log_event
+from handlers.notify.alarms import RateAlarms, tally
 from handlers.notify.notifier import Notifier
 from handlers.records import EventRecord, Verdict
 from handlers.state.outbox import Outbox
@@ -96,13 +97,17 @@ Decide = Callable[[Outcome, Envelope], Triage]
 class PipelineEvent(Protocol):
     """One event as the pipeline triages it, whichever path read it.
 
-    ``key`` is its ``event:`` record key. ``passed_over`` is its triage when another attempt
-    holds it or it was handled before; ``triaged`` when this attempt handles it, ``decide``
-    being the pipeline's own catalog lookup and alert policy.
+    ``key`` is its ``event:`` record key, ``event_type`` its envelope's type. ``passed_over``
+    is its triage when another attempt holds it or it was handled before; ``triaged`` when
+    this attempt handles it, ``decide`` being the pipeline's own catalog lookup and alert
+    policy.
     """
 
     @property
     def key(self) -> str: ...
+
+    @property
+    def event_type(self) -> str | None: ...
 
     def passed_over(self, verdict: Verdict) -> Triaged: ...
 
@@ -116,6 +121,10 @@ class CarefulEvent:
     envelope: Envelope
     reader: EventReader
     key: str
+
+    @property
+    def event_type(self) -> str | None:
+        return self.envelope.type
 
     def passed_over(self, verdict: Verdict) -> Triage:
         return Triage(self.reader.read(self.envelope), verdict)
@@ -167,6 +176,20 @@ def alerts_of(triages: Sequence[Triaged]) -> list[Alert]:
     return list({t.alert.id: t.alert for t in triages if t.alert is not None}.values())
 
 
+def recipients_of(triages: Sequence[Triaged]) -> dict[str, str]:
+    """Each alert's recipient as the event wrote it, for the notifier to count distinct ones.
+
+    Handed over beside the alerts, not inside them: an alert is what leaves the app, and a raw
+    number kept in it, even unserialised, is one copy or dump away from leaving too. The
+    outcome already holds the event's own words and never leaves.
+    """
+    return {
+        t.alert.id: t.outcome.recipient
+        for t in triages
+        if t.alert is not None and t.verdict == "alert" and t.outcome.recipient
+    }
+
+
 def record_key(identity: str) -> str:
     """The ``event:`` record of an event's identity (:attr:`Envelope.key`)."""
     return "event:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
@@ -185,6 +208,7 @@ class Pipeline:
     dedupe: DedupeStore
     alert_source: str
     notifier: Notifier | None = None
+    alarms: RateAlarms | None = None
     claim_lease: timedelta = CLAIM_LEASE
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
@@ -205,6 +229,7 @@ class Pipeline:
                 claim = self.dedupe.claim(list(dict.fromkeys(keys)), self.claim_lease)
                 triages = self._triage(events, keys, claim)
                 self._record(triages)
+                self._count_results(events, triages)
                 self.dedupe.complete(claim)
         except BaseException:
             if claim is not None:
@@ -285,7 +310,16 @@ class Pipeline:
         if alerts and self.outbox is not None:
             self.outbox.put([(alert.id, to_json(alert)) for alert in alerts])
         if alerts and self.notifier is not None:
-            self.notifier.record(alerts)  # only the claimant counts: counts stay exact
+            # Only the claimant counts: counts stay exact.
+            self.notifier.record(alerts, recipients_of(triages))
+
+    def _count_results(self, events: Sequence[PipelineEvent], triages: Sequence[Triaged]) -> None:
+        """The rate alarms' results: only the events this attempt won are results (a duplicate
+        or an event held elsewhere is ``duplicate`` / ``in-progress``), so counts stay exact;
+        one change per channel, whatever the delivery's size."""
+        if self.alarms is not None:
+            pairs = zip(events, triages, strict=True)
+            self.alarms.count(tally((event.event_type, t.verdict) for event, t in pairs))
 
     def _log(self, delivery: Delivery, way_in: str) -> None:
         log_event(

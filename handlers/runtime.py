@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from pydantic import SecretStr
@@ -20,13 +20,15 @@ from handlers.alerting.file_sink import FileSink
 from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.topic_sink import EventGridTopicSink
 from handlers.alerting.webhook_sink import WebhookSink
-from handlers.board import NotificationBoard, ReceiverSink
+from handlers.board import NotificationBoard, ReceiverSink, alarm_views
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
-from handlers.flusher import Flusher, FlushReport
+from handlers.flusher import Flusher, FlushReport, Receives
 from handlers.inbound.callback_auth import CallbackAuthenticator
+from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import NotificationHistory
 from handlers.notify.notifier import Notifier, Timers
+from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
 from handlers.oncall.alertmanager import AlertmanagerReceiver
 from handlers.oncall.pagerduty import PagerDutyReceiver
@@ -80,12 +82,14 @@ class Runtime:
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
         history = NotificationHistory(_documents(store, "history")) if notifier else None
+        alarms = build_alarms(settings, store, notifier)
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
             policy=AlertPolicy.from_settings(settings),
             outbox=outbox,
             notifier=notifier,
+            alarms=alarms,
             dedupe=store,
             alert_source=settings.alert_source,
         )
@@ -95,8 +99,10 @@ class Runtime:
             CallbackAuthenticator.from_settings(settings),
             FastReader(pipeline.reader) if fast_path else None,
             receivers,
-            build_board(notifier, history),
-            build_flusher(settings, store, outbox, destinations, notifier, history=history),
+            build_board(notifier, history, alarms),
+            build_flusher(
+                settings, store, outbox, destinations, notifier, history=history, alarms=alarms
+            ),
         )
 
     def flush(self) -> list[FlushReport]:
@@ -217,6 +223,7 @@ def build_flusher(
     notifier: Notifier | None,
     *,
     history: NotificationHistory | None = None,
+    alarms: RateAlarms | None = None,
 ) -> Flusher | None:
     """The outbox's sender; none when there is no outbox (no destination configured)."""
     if outbox is None:
@@ -230,7 +237,23 @@ def build_flusher(
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
         history=history,
+        receives=destination_choices(settings, destinations),
+        alarms=alarms,
     )
+
+
+def destination_choices(
+    settings: Settings, destinations: Sequence[AlertSink]
+) -> dict[str, Receives]:
+    """What each destination receives, by its name: the settings choose for the file, the
+    webhook and the topic (whichever sink objects stand for them); on-call receivers are for
+    people, who get notifications."""
+    return {
+        FileSink.name: settings.alert_file_receives,
+        WebhookSink.name: settings.alert_webhook_receives,
+        EventGridTopicSink.name: settings.alert_topic_receives,
+        **{d.name: "notifications" for d in destinations if isinstance(d, ReceiverSink)},
+    }
 
 
 def build_outbox(store: DedupeStore) -> Outbox:
@@ -259,13 +282,33 @@ def build_notifier(settings: Settings, store: DedupeStore) -> Notifier:
             repeat_interval=settings.repeat_interval_seconds,
             resolve_timeout=settings.resolve_timeout_seconds,
         ),
+        severity=SeverityRule.from_settings(settings),
+    )
+
+
+# --- rate alarms -------------------------------------------------------------------------
+
+
+def build_alarms(
+    settings: Settings, store: DedupeStore, notifier: Notifier | None
+) -> RateAlarms | None:
+    """The rate alarms, beside the groups and muted by the same silences; none without a
+    rule, or without the notifier (no destination: nobody to tell)."""
+    if notifier is None or not settings.alarm_rules:
+        return None
+    return RateAlarms.from_settings(
+        settings,
+        counts=_documents(store, "alarmcounts"),
+        states=_documents(store, "alarms"),
+        silences=notifier.silences,
     )
 
 
 def build_board(
-    notifier: Notifier | None, history: NotificationHistory | None
+    notifier: Notifier | None, history: NotificationHistory | None, alarms: RateAlarms | None
 ) -> StatusSource | None:
     """The status page's source: the notification state itself, wherever there is one."""
     if notifier is None or notifier.silences is None or history is None:
         return None
-    return NotificationBoard(notifier, notifier.silences, history)
+    board = NotificationBoard(notifier, notifier.silences, history)
+    return board if alarms is None else replace(board, alarms=alarm_views(alarms))

@@ -19,10 +19,10 @@ import binascii
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -43,6 +43,58 @@ DEFAULT_MAX_BODY_BYTES = 1_100_000
 
 # A comma-separated list in the environment; split by ``_split_commas`` before validation.
 CommaList = tuple[str, ...]
+# The labels GROUP_BY may name: handlers.alerting.labels.LABEL_NAMES, copied because settings
+# import nothing of the app (tests/test_settings.py holds the two together).
+KNOWN_LABELS = (
+    "channel", "event_type", "kind", "code", "subcode", "category", "origin", "country",
+    "carrier", "sender",
+)
+# What a destination receives: per-event alerts, group notifications, or both.
+Receives = Literal["alerts", "notifications", "both"]
+# One carrier's outage is one group, another carrier's failures another; a failure whose
+# carrier is unknown (every call, every North American number) groups by its code as before.
+DEFAULT_GROUP_BY = ("channel", "kind", "code", "subcode", "carrier")
+RESULT_CATEGORIES = ("Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError")
+
+# --- severity ----------------------------------------------------------------------------------
+SeverityName = Literal["critical", "warning", "info"]
+# The alert kinds (handlers.alerting.alert.AlertKind), which SEVERITY_BY_CATEGORY may name too:
+# an unknown code has no category to go by.
+ALERT_KINDS = ("error", "unknown-code", "failure", "invalid-event")
+# Server and client errors and unknown codes are worth a look; anything else is for the record.
+DEFAULT_SEVERITY_BY_CATEGORY: Mapping[str, SeverityName] = {
+    "UnexpectedServerError": "warning",
+    "UnexpectedClientError": "warning",
+    "unknown-code": "warning",
+}
+# A warning group this large is an outage, whatever its category says alone.
+DEFAULT_SEVERITY_CRITICAL_SIZE = 100
+
+
+# --- rate alarms -------------------------------------------------------------------------------
+# The channels (handlers.alerting.labels.channel_of) whose events are results, some failed and
+# most not. Job Router's events are failures only (a job's ordinary steps are ignored) and chat
+# events are not read, so a ratio of theirs would say nothing.
+ALARM_CHANNELS = ("sms", "call", "email", "whatsapp")
+
+
+class RateRule(NamedTuple):
+    """One rate alarm: a channel's failed / all results, a warning and a critical ratio."""
+
+    channel: str
+    warning: float
+    critical: float
+
+
+# A call yields several results (connected, participants, play, ..., disconnected) of which
+# one or two fail, so its per-result ratio understates the share of failed calls: its
+# thresholds are lower. An SMS, e-mail or WhatsApp message has one delivery report.
+DEFAULT_ALARM_RULES = (
+    RateRule("sms", 0.1, 0.3),
+    RateRule("call", 0.05, 0.2),
+    RateRule("email", 0.1, 0.3),
+    RateRule("whatsapp", 0.1, 0.3),
+)
 
 
 class SettingsError(ValueError):
@@ -53,6 +105,45 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def _refuse_unknown(items: Iterable[str], known: Sequence[str], what: str) -> None:
+    unknown = [item for item in items if item not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; use any of {', '.join(known)}")
+
+
+def _name_value_pairs(value: object) -> object:
+    """``a=x,b=y`` as ``{"a": "x", "b": "y"}``; a name given twice, or an item without ``=``,
+    is refused (a typo must not silently win or vanish)."""
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, sep, setting = (part.strip() for part in item.partition("="))
+        if not sep or not name or not setting:
+            raise ValueError(f"{item!r} is not name=value")
+        if name in pairs:
+            raise ValueError(f"{name!r} is given twice")
+        pairs[name] = setting
+    return pairs
+
+
+def _rate_rules(value: object) -> object:
+    """``sms=0.1/0.3,call=0.05/0.2`` as ``(channel, warning, critical)`` triples; the model
+    reads the numbers and ``_alarm_rules_are_sound`` checks them."""
+    pairs = _name_value_pairs(value)
+    if not isinstance(pairs, dict):
+        return value
+    rules = []
+    for channel, ratios in pairs.items():
+        warning, sep, critical = ratios.partition("/")
+        if not sep:
+            raise ValueError(f"'{channel}={ratios}' is not channel=warning/critical (sms=0.1/0.3)")
+        rules.append((channel, warning.strip(), critical.strip()))
+    return tuple(rules)
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -175,6 +266,11 @@ class Settings(BaseModel):
     alert_webhook_url: str = ""
     alert_webhook_secret: SecretStr | None = None
     alert_source: str = "/acs-triage"
+    # What each destination receives. The file and the topic keep the record (both); a webhook
+    # is usually a person's channel, which wants the group, not every event (notifications).
+    alert_file_receives: Receives = "both"
+    alert_topic_receives: Receives = "both"
+    alert_webhook_receives: Receives = "notifications"
     sink_max_attempts: int = Field(default=4, ge=1, le=10)
     sink_retry_budget_seconds: float = Field(default=20.0, gt=0, le=25.0)
 
@@ -200,14 +296,50 @@ class Settings(BaseModel):
 
     # --- notifications: groups of alerts and Alertmanager's timers -----------------------
     group_by: CommaList = Field(
-        default=("channel", "kind", "code", "subcode"),
+        default=DEFAULT_GROUP_BY,
         description="The labels whose values make a group (channel, event_type, kind, code, "
-        "subcode, category, origin).",
+        "subcode, category, origin, country, carrier, sender).",
     )
     group_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     group_interval_seconds: float = Field(default=300.0, gt=0, le=86_400)
     repeat_interval_seconds: float = Field(default=14_400.0, gt=0, le=7 * 86_400)
     resolve_timeout_seconds: float = Field(default=900.0, gt=0, le=86_400)
+
+    # --- severity of a group's notifications -----------------------------------------------
+    severity_by_category: dict[str, SeverityName] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY_BY_CATEGORY),
+        description="category or alert kind = critical | warning | info; a group takes the more "
+        "severe of its category's and its kind's, info when neither is listed.",
+    )
+    severity_critical_size: int = Field(
+        default=DEFAULT_SEVERITY_CRITICAL_SIZE,
+        ge=0,
+        le=1_000_000_000,
+        description="A warning group of at least this many alerts is critical; 0 turns it off.",
+    )
+
+    # --- rate alarms: failed / all results of a channel over a sliding window ------------
+    alarm_rules: tuple[RateRule, ...] = Field(
+        default=DEFAULT_ALARM_RULES,
+        description="channel=warning/critical failure ratios, comma-separated (sms=0.1/0.3); "
+        "empty: no rate alarm.",
+    )
+    alarm_window_seconds: int = Field(default=300, ge=60, le=3600)
+    alarm_min_volume: int = Field(
+        default=30, ge=1, le=1_000_000, description="Fewer results in the window never fire."
+    )
+    alarm_clear_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="How long the ratio stays under its clear level before a level is left.",
+    )
+    alarm_clear_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A level's clear level: its ratio times this fraction.",
+    )
 
     # --- duplicates --------------------------------------------------------------------
     dedupe_store: Literal["memory", "table"] = "memory"
@@ -230,6 +362,15 @@ class Settings(BaseModel):
         mode="before",
     )(_split_commas)
 
+    @field_validator(
+        "alert_file_receives", "alert_topic_receives", "alert_webhook_receives", mode="before"
+    )
+    @classmethod
+    def _receives_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+    _pairs = field_validator("severity_by_category", mode="before")(_name_value_pairs)
+    _rules = field_validator("alarm_rules", mode="before")(_rate_rules)
+
     @field_validator("alert_file", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: object) -> object:
@@ -239,19 +380,45 @@ class Settings(BaseModel):
     @field_validator("alert_categories")
     @classmethod
     def _categories_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = ("Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError")
-        unknown = [item for item in value if item not in known]
-        if unknown:
-            raise ValueError(f"unknown categories {unknown}; use any of {', '.join(known)}")
+        _refuse_unknown(value, RESULT_CATEGORIES, "categories")
+        return value
+
+    @field_validator("severity_by_category")
+    @classmethod
+    def _severity_names_are_known(
+        cls, value: dict[str, SeverityName]
+    ) -> dict[str, SeverityName]:
+        _refuse_unknown(value, (*RESULT_CATEGORIES, *ALERT_KINDS), "categories or alert kinds")
+        return value
+
+    @field_validator("alarm_rules")
+    @classmethod
+    def _alarm_rules_are_sound(cls, value: tuple[RateRule, ...]) -> tuple[RateRule, ...]:
+        channels = [rule.channel for rule in value]
+        _refuse_unknown(channels, ALARM_CHANNELS, "channels")
+        if len(set(channels)) < len(channels):
+            raise ValueError(f"a channel has two rules: {', '.join(channels)}")
+        for rule in value:
+            if not 0 < rule.warning <= rule.critical <= 1:
+                raise ValueError(
+                    f"{rule.channel}={rule.warning:g}/{rule.critical:g}: the ratios must be "
+                    "0 < warning <= critical <= 1"
+                )
+        return value
+
+    @field_validator("alarm_window_seconds")
+    @classmethod
+    def _window_is_whole_minutes(cls, value: int) -> int:
+        if value % 60:
+            raise ValueError("must be a whole number of minutes (results are counted per minute)")
         return value
 
     @field_validator("group_by")
     @classmethod
     def _labels_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
-        unknown = [item for item in value if item not in known]
+        unknown = [item for item in value if item not in KNOWN_LABELS]
         if unknown or not value:
-            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(known)}")
+            raise ValueError(f"unknown labels {unknown}; use some of {', '.join(KNOWN_LABELS)}")
         return value
 
     @field_validator("alert_include_codes", "alert_exclude_codes")

@@ -90,12 +90,28 @@ param alertIncludeCodes string = ''
 @description('\'code\' or \'code/subcode\' entries that never alert (ALERT_EXCLUDE_CODES), comma-separated.')
 param alertExcludeCodes string = ''
 
-@description('Optional HTTPS webhook that also receives every alert, signed the Standard Webhooks way. Empty: none.')
+@description('Optional HTTPS webhook that also receives the notifications (alertWebhookReceives says which), signed the Standard Webhooks way. Empty: none.')
 param alertWebhookUrl string = ''
 
 @description('Signing secret of that webhook (Standard Webhooks: whsec_<base64>). Ignored when alertWebhookSecretUri is set.')
 @secure()
 param alertWebhookSecret string = ''
+
+@description('What the alert topic receives (ALERT_TOPIC_RECEIVES): every alert, the group notifications, or both.')
+@allowed([
+  'alerts'
+  'notifications'
+  'both'
+])
+param alertTopicReceives string = 'both'
+
+@description('What the webhook receives (ALERT_WEBHOOK_RECEIVES): every alert, the group notifications, or both.')
+@allowed([
+  'alerts'
+  'notifications'
+  'both'
+])
+param alertWebhookReceives string = 'notifications'
 
 @description('Key Vault secret URI holding the webhook secret; the app reads it through a Key Vault reference with its identity (grant that identity Key Vault Secrets User on the vault).')
 param alertWebhookSecretUri string = ''
@@ -222,7 +238,8 @@ module alertTopic 'modules/alerttopic.bicep' = {
 }
 
 // Every environment variable handlers/settings.py reads, except the local-only ones
-// (ALERT_FILE, ALERT_TOPIC_KEY, DEDUPE_TABLE_CONNECTION_STRING: see tests/test_infra.py).
+// (ALERT_FILE, ALERT_FILE_RECEIVES, ALERT_TOPIC_KEY, DEDUPE_TABLE_CONNECTION_STRING: see
+// tests/test_infra.py).
 var appSettings = {
   // Delivery protocol: only this Communication Services resource may deliver. Its system topic
   // is allowed too: Event Grid's validation event for a system-topic subscription names a topic
@@ -244,6 +261,9 @@ var appSettings = {
   ALERT_TOPIC_ENDPOINT: alertTopic.outputs.endpoint
   ALERT_WEBHOOK_URL: alertWebhookUrl
   ALERT_WEBHOOK_SECRET: empty(alertWebhookSecretUri) ? alertWebhookSecret : '@Microsoft.KeyVault(SecretUri=${alertWebhookSecretUri})'
+  // what each receives: alerts, notifications or both
+  ALERT_TOPIC_RECEIVES: alertTopicReceives
+  ALERT_WEBHOOK_RECEIVES: alertWebhookReceives
   SINK_MAX_ATTEMPTS: '4'
   SINK_RETRY_BUDGET_SECONDS: '20'
   // on-call receivers (each off while its URL or key is empty) and the page they link to; the
@@ -258,11 +278,23 @@ var appSettings = {
   ALERTMANAGER_WEBHOOK_TOKEN: alertmanagerWebhookToken
   ALERTMANAGER_RECEIVER: 'acs-triage'
   // notifications: which labels make a group, and Alertmanager's timers (seconds).
-  GROUP_BY: 'channel,kind,code,subcode'
+  GROUP_BY: 'channel,kind,code,subcode,carrier'
   GROUP_WAIT_SECONDS: '30'
   GROUP_INTERVAL_SECONDS: '300'
   REPEAT_INTERVAL_SECONDS: '14400'
   RESOLVE_TIMEOUT_SECONDS: '900'
+  // severity of a group's notifications: a category or alert kind = critical | warning | info
+  // (unlisted: info); a warning group of SEVERITY_CRITICAL_SIZE alerts or more is critical.
+  SEVERITY_BY_CATEGORY: 'UnexpectedServerError=warning,UnexpectedClientError=warning,unknown-code=warning'
+  SEVERITY_CRITICAL_SIZE: '100'
+  // rate alarms: a channel's failed / all results over a sliding window; channel=warning/critical
+  // ratios, fewer results than the minimum never fire, a level is left after the clear time under
+  // its ratio times the clear fraction.
+  ALARM_RULES: 'sms=0.1/0.3,call=0.05/0.2,email=0.1/0.3,whatsapp=0.1/0.3'
+  ALARM_WINDOW_SECONDS: '300'
+  ALARM_MIN_VOLUME: '30'
+  ALARM_CLEAR_SECONDS: '300'
+  ALARM_CLEAR_FRACTION: '0.5'
   // duplicates: a table on the app's own storage account, reached with the identity.
   DEDUPE_STORE: 'table'
   DEDUPE_TABLE_SERVICE_URI: storage.outputs.tableEndpoint

@@ -19,6 +19,7 @@ from handlers.alerting.alert import ALERT_TYPE, alert_id_for
 from handlers.alerting.cloudevent import CloudEvent
 from handlers.alerting.delivery import SinkError
 from handlers.alerting.file_sink import FileSink
+from handlers.alerting.labels import channel_of
 from handlers.alerting.policy import AlertPolicy
 from handlers.alerting.webhook_sink import WebhookSink
 from handlers.events.router import EventReader
@@ -205,6 +206,27 @@ def test_policy_never_alerts_on_success_even_when_listed() -> None:
     assert policy.decide(outcome, match) == "error"
 
 
+@pytest.mark.parametrize(
+    ("event_type", "channel"),
+    [
+        ("Microsoft.Communication.SMSDeliveryReportReceived", "sms"),
+        ("Microsoft.Communication.CallDisconnected", "call"),
+        ("Microsoft.Communication.CallEnded", "call"),
+        ("Microsoft.Communication.PlayFailed", "call"),
+        ("Microsoft.Communication.ParticipantsUpdated", "call"),
+        ("Microsoft.Communication.EmailDeliveryReportReceived", "email"),
+        ("Microsoft.Communication.AdvancedMessageDeliveryStatusUpdated", "whatsapp"),
+        ("Microsoft.Communication.RouterJobClassificationFailed", "router"),
+        ("Microsoft.Communication.ChatMessageReceived", "chat"),
+        ("Contoso.Something", "other"),
+        (None, "other"),
+    ],
+)
+def test_each_event_family_has_a_channel_of_its_own(event_type: str | None, channel: str) -> None:
+    # Rate alarms and groups are per channel: an e-mail bounce must not count as a call's.
+    assert channel_of(event_type) == channel
+
+
 # --- exactly once ------------------------------------------------------------------------
 
 
@@ -234,7 +256,11 @@ def test_a_destination_that_is_down_costs_the_delivery_nothing_and_gets_each_ale
 ) -> None:
     with CaptureServer() as hook:
         hook.fail(3, status=503)
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)], sink_max_attempts=1)
+        make_runtime(
+            sinks=[WebhookSink(hook.url("/alerts"), SECRET)],
+            sink_max_attempts=1,
+            alert_webhook_receives="alerts",
+        )
         batch = [
             call_result("t1", "TranscriptionFailed", code=500, subcode=9999),
             call_result("d1", "CallDisconnected", code=503, subcode=560503),
@@ -256,6 +282,7 @@ def test_after_a_partial_failure_the_next_flush_sends_only_to_the_destination_th
         runtime = make_runtime(
             sinks=[FileSink(alert_file), WebhookSink(hook.url("/alerts"), SECRET)],
             sink_max_attempts=1,
+            alert_webhook_receives="alerts",
         )
         batch = parse_events([call_result("t1", "TranscriptionFailed", code=500, subcode=9999)])
         runtime.pipeline.run(batch, way_in="test")  # the file has it; the webhook failed
@@ -271,7 +298,8 @@ def test_webhook_alerts_verify_with_the_standard_webhooks_library(
     make_runtime: RuntimeFactory,
 ) -> None:
     with CaptureServer() as hook:
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)]).pipeline.run(
+        sinks = [WebhookSink(hook.url("/alerts"), SECRET)]
+        make_runtime(sinks=sinks, alert_webhook_receives="alerts").pipeline.run(
             parse_events([call_result("t1", "TranscriptionFailed", code=500, subcode=9999)]),
             way_in="test",
         )
@@ -308,6 +336,7 @@ def test_one_log_line_per_delivery_and_per_alert_with_no_phone_number_or_secret(
             sinks=[WebhookSink(hook.url("/alerts?sig=topsecret"), SECRET)],
             sink_max_attempts=1,
             alert_webhook_secret=SECRET,
+            alert_webhook_receives="alerts",
         )
         batch = parse_events(
             [

@@ -61,6 +61,7 @@ def host_environment(azurite: Azurite, alert_file: Path, webhook_url: str) -> di
         ALERT_FILE=str(alert_file),
         ALERT_WEBHOOK_URL=webhook_url,
         ALERT_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        ALERT_WEBHOOK_RECEIVES="alerts",  # these tests count what the webhook gets of them
         GROUP_WAIT_SECONDS="3600",  # these tests count alerts; no group notification
     )
     return env

@@ -25,7 +25,7 @@ def test_destinations_name_each_sink_without_a_url_path_or_query() -> None:
     )
     assert destinations(settings) == [
         "file alerts.jsonl",
-        "signed webhook https://hooks.example.com:8443",
+        "signed webhook https://hooks.example.com:8443 (notifications only)",
         "Event Grid topic https://alerts.westeurope-1.eventgrid.azure.net",
     ]
 

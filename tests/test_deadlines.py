@@ -68,6 +68,7 @@ def test_a_flush_ends_by_its_deadline_whatever_the_destination_does(
             sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))],
             sink_max_attempts=4,
             flush_each_delivery=False,
+            alert_webhook_receives="alerts",
         )
         answer = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)
         assert answer.status_code == 200 and receiver.requests == 0  # nobody waited on it
@@ -85,7 +86,9 @@ def test_a_late_answer_is_not_retried_and_the_next_flush_sends_the_same_ids(
     with CaptureServer() as receiver:
         receiver.answer(Reply(200, delay=2.5))  # took it, but answers after the attempt ended
         runtime = make_runtime(
-            sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))], sink_max_attempts=4
+            sinks=[FileSink(alert_file), webhook(receiver.url("/hook"))],
+            sink_max_attempts=4,
+            alert_webhook_receives="alerts",
         )
         first = local_host.post("eventgrid", DELIVERY, timeout=CLIENT_WAIT)  # then a flush
         assert first.status_code == 200 and len(receiver.requests) == 1
@@ -129,6 +132,7 @@ def test_the_pass_deadline_bounds_the_retries_of_a_failing_destination(
             sink_max_attempts=10,
             sink_retry_budget_seconds=25,
             flush_each_delivery=False,
+            alert_webhook_receives="alerts",
         )
         runtime.pipeline.run(parse_events(DELIVERY), way_in="test")
         assert runtime.flusher is not None

@@ -69,6 +69,7 @@ def test_the_sdk_client_never_sees_a_failure_of_an_alert_destination(
         make_runtime(
             sinks=[WebhookSink(hook.url("/a"), "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=")],
             sink_max_attempts=1,
+            alert_webhook_receives="alerts",
         )
         event = CloudEvent(
             source=ACS_TOPIC,

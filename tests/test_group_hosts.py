@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from handlers.errors import EventsInProgress
 from handlers.inbound.envelope import parse_events
 from handlers.runtime import Runtime
 from handlers.state.table import TableDedupeStore
 from tests.azurite import Azurite, azurite_fixture
-from tests.conftest import RuntimeFactory
+from tests.conftest import RuntimeFactory, deliver_retrying
 from tests.events import call_result
 
 __all__ = ["azurite_fixture"]
@@ -53,12 +52,7 @@ def test_two_instances_count_a_group_exactly_as_one(
     def deliver(runtime: Runtime) -> None:
         start.wait()
         for batch in [*batches, *batches[::3]]:  # everything, then a third again
-            for _ in range(100):  # Event Grid retries a 503 (bounded here)
-                try:
-                    runtime.pipeline.run(batch, way_in="test")
-                    break
-                except EventsInProgress:
-                    continue
+            deliver_retrying(runtime, batch)
 
     threads = [threading.Thread(target=deliver, args=(r,)) for r in runtimes]
     for thread in threads:

@@ -59,6 +59,8 @@ LOCAL_ONLY_SETTINGS = {
     # A Flex instance's disk is neither shared nor kept when it scales in; in Azure alerts go to
     # the Event Grid topic. (An empty ALERT_FILE would also read as the path '.', not as "off".)
     "ALERT_FILE": "alerts to a JSON-lines file on the local disk",
+    # What that file receives: with no file in Azure, nothing to choose.
+    "ALERT_FILE_RECEIVES": "what the local alert file receives",
     # The alert topic has disableLocalAuth: true, so no key exists; the app publishes with its
     # managed identity (EventGrid Data Sender).
     "ALERT_TOPIC_KEY": "access key of the alert topic",

@@ -153,7 +153,8 @@ def test_every_shape_is_masked_in_every_field_everywhere_it_leaves(
         put(event, shape)
         events.append(event)
     with CaptureServer() as webhook, caplog.at_level(logging.DEBUG):
-        make_runtime(sinks=[FileSink(alert_file), WebhookSink(webhook.url("/hook"), WHSEC)])
+        sinks = [FileSink(alert_file), WebhookSink(webhook.url("/hook"), WHSEC)]
+        make_runtime(sinks=sinks, alert_webhook_receives="alerts")
         answer = local_host.post("eventgrid", events)
         webhook_bodies = [request.body.decode() for request in webhook.requests]
     assert answer.status_code == 200, answer.text

@@ -104,7 +104,8 @@ def test_a_non_finite_number_never_leaves_and_the_good_alert_does(
     literal: bool,
 ) -> None:
     with CaptureServer() as webhook:
-        make_runtime(sinks=[FileSink(alert_file), WebhookSink(webhook.url("/hook"), WHSEC)])
+        sinks = [FileSink(alert_file), WebhookSink(webhook.url("/hook"), WHSEC)]
+        make_runtime(sinks=sinks, alert_webhook_receives="alerts")
         answer = eventgrid(Request("POST", poisoned_body(make, path, spelling)))
         bodies = [(request.body, request.headers) for request in webhook.requests]
 

@@ -2,9 +2,11 @@
 runs) with all four receivers pointed at loopback stand-ins and short timers, the README's
 storm script run against it as written, the local host's own flusher thread doing the rest.
 
-Each receiver sees exactly one firing and one resolved message per group (PagerDuty's with the
-same dedup_key), no phone number anywhere, and the host's status page, loaded in headless
-Chromium, shows the storm while it fires and the messages that went out once it is over.
+Each receiver sees exactly one firing and one resolved message per group and for the call
+failure-rate alarm the storm sets off (PagerDuty's with the same dedup_key), no phone number
+anywhere, and the host's status page, loaded in headless Chromium, shows the storm while it
+fires and the messages that went out once it is over. The alarm resolves when the carrier
+recovers: twenty thousand calls go through, and the ratio falls under its clear level.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from handlers.settings import setting_names
 from tests.capture_server import CaptureServer
 from tests.chromium import Chromium, chromium_binary
+from tests.events import call_result
 from tests.oncall_receivers import (
     RECEIVER_KINDS,
     group_and_status,
@@ -38,13 +42,19 @@ README_HOST = "http://127.0.0.1:7071"
 PHONE_DIGITS = ("15555550123", "15555550100", "5555550123")
 WAIT_SECONDS = 40.0
 # Short timers: the first message a second after the storm, resolved after 12 quiet seconds
-# (room to load the page while the groups fire); no update or reminder within the test.
+# (room to load the page while the groups fire); no update or reminder within the test; an
+# alarm resolves as soon as its ratio is under its clear level.
 TIMERS = {
     "GROUP_WAIT_SECONDS": "1",
     "GROUP_INTERVAL_SECONDS": "600",
     "REPEAT_INTERVAL_SECONDS": "3600",
     "RESOLVE_TIMEOUT_SECONDS": "12",
+    "ALARM_CLEAR_SECONDS": "0",
 }
+# Calls that go through once the carrier recovers: 500 failed of 20,500 is under 2.5 %, the
+# call alarm's clear level (half its 5 % warning ratio).
+RECOVERED_CALLS = 20_000
+CALL_ALARM = "alarm-call-failure-rate"
 
 
 def readme_storm_script() -> str:
@@ -119,8 +129,18 @@ def messages(servers: dict[str, CaptureServer]) -> dict[str, Counter[tuple[str, 
             for kind, server in servers.items()}
 
 
+def recover(base: str) -> None:
+    """The carrier is back: calls connect again, in deliveries of 1,000."""
+    for first in range(0, RECOVERED_CALLS, 1_000):
+        calls = [call_result(f"ok-{n}", "CallConnected", code=200, subcode=0)
+                 for n in range(first, first + 1_000)]
+        answer = requests.post(f"{base}/api/callbacks", json=calls, timeout=60)
+        assert answer.status_code == 200, answer.text
+
+
 def page_groups(browser: Chromium) -> Any:
     return browser.evaluate("""(() => ({
+        alarms: [...document.querySelectorAll('[data-alarm]')].map(a => a.dataset.alarm),
         groups: [...document.querySelectorAll('[data-group]')].map(g => g.innerText),
         notifications: [...document.querySelectorAll('[data-notification]')].map(
             n => n.innerText),
@@ -141,17 +161,19 @@ def test_a_storm_on_the_served_app_reaches_every_receiver_once_each_way_and_the_
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.count("{'alert': 50}") == 10 and "{'alert': 20}" in ran.stdout
 
-        # Firing: two groups at each receiver; the page shows them while they fire.
-        wait_for(lambda: all(sum(c.values()) >= 2 for c in messages(servers).values()),
+        # Firing: two groups and the call alarm at each receiver; the page shows them.
+        wait_for(lambda: all(sum(c.values()) >= 3 for c in messages(servers).values()),
                  "the firing messages")
         browser.open(f"{host.base}/api/status")
         firing = page_groups(browser)
-        assert len(firing["groups"]) == 2, firing
+        assert firing["alarms"] == [CALL_ALARM] and len(firing["groups"]) == 2, firing
         assert any("call 503/560503" in g and "500 (0 new)" in g for g in firing["groups"])
         assert any("sms 5000: " in g and "20 (0 new)" in g for g in firing["groups"])
 
-        # Resolved, after RESOLVE_TIMEOUT of quiet; then a few more passes send nothing.
-        wait_for(lambda: all(sum(c.values()) >= 4 for c in messages(servers).values()),
+        # Resolved: the alarm once the calls go through, the groups after RESOLVE_TIMEOUT of
+        # quiet; then a few more passes send nothing.
+        recover(host.base)
+        wait_for(lambda: all(sum(c.values()) >= 6 for c in messages(servers).values()),
                  "the resolved messages")
         time.sleep(2.5)
         seen = messages(servers)
@@ -163,15 +185,15 @@ def test_a_storm_on_the_served_app_reaches_every_receiver_once_each_way_and_the_
     assert refused == []  # every stand-in checked key, signature and shape, and took each one
     for kind, counted in seen.items():
         groups = {group for group, _ in counted}
-        assert len(groups) == 2, (kind, counted)
+        assert len(groups) == 3, (kind, counted)
         assert counted == Counter({(g, s): 1 for g in groups for s in ("firing", "resolved")})
     pagerduty = [r.json() for r in servers["pagerduty"].accepted()]
     keys: dict[str, list[str]] = {}
     for event in pagerduty:
         keys.setdefault(event["dedup_key"], []).append(event["event_action"])
-    assert sorted(keys.values()) == [["trigger", "resolve"], ["trigger", "resolve"]]
+    assert sorted(keys.values()) == [["trigger", "resolve"]] * 3 and CALL_ALARM in keys
     for digits in PHONE_DIGITS:
         assert not any(digits in body for body in bodies)
     assert after["groups"] == []  # resolved groups are gone from the page...
-    assert len(after["notifications"]) == 4  # ...and listed among the last notifications
+    assert len(after["notifications"]) == 6  # ...and listed among the last notifications
     assert all("pagerduty sent" in n and "slack sent" in n for n in after["notifications"])

@@ -88,6 +88,7 @@ def test_a_destination_down_for_an_hour_costs_nothing_upstream_and_gets_everythi
             sinks=[FileSink(alert_file), WebhookSink(hook.url("/hook"), SECRET)],
             sink_max_attempts=1,
             flush_each_delivery=False,
+            alert_webhook_receives="both",  # the alerts, and the notification of its outage
         )
         assert runtime.flusher is not None
         runtime.flusher.clock = clock
@@ -127,6 +128,7 @@ def test_two_flushers_on_one_table_send_each_id_once(
                 sinks=[WebhookSink(hook.url("/hook"), SECRET)],
                 dedupe=table_store(shared_azurite, name),
                 flush_each_delivery=False,
+                alert_webhook_receives="alerts",
             )
             for _ in range(2)
         ]

@@ -536,7 +536,11 @@ def test_after_an_outage_of_the_alert_webhook_every_alert_arrives_exactly_once(
     deliveries += deliveries[:5]
     with CaptureServer() as hook:
         hook.fail(12, status=503)  # down for the first 12 sends, then back
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)], sink_max_attempts=1)
+        make_runtime(
+            sinks=[WebhookSink(hook.url("/alerts"), SECRET)],
+            sink_max_attempts=1,
+            alert_webhook_receives="alerts",
+        )
         statuses = event_grid_redelivers(local_host, deliveries, max_attempts=200)
         accepted = [alert for request in hook.accepted() for alert in request.json()]
     assert statuses[503] == 0 and len(hook.requests) - len(hook.accepted()) == 12
@@ -559,7 +563,11 @@ def test_an_intermittent_webhook_still_gets_every_alert_exactly_once(
     ]
     with CaptureServer() as hook:
         hook.answer(*[Reply(s) for s in (500, 200, 503, 503, 200, 429, 200, 200, 500, 200, 503)])
-        make_runtime(sinks=[WebhookSink(hook.url("/alerts"), SECRET)], sink_max_attempts=1)
+        make_runtime(
+            sinks=[WebhookSink(hook.url("/alerts"), SECRET)],
+            sink_max_attempts=1,
+            alert_webhook_receives="alerts",
+        )
         event_grid_redelivers(local_host, deliveries, max_attempts=100)
         accepted = [alert["id"] for request in hook.accepted() for alert in request.json()]
     assert len(accepted) == len(set(accepted)) == 30

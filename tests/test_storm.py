@@ -35,6 +35,14 @@ class Clock:
         return self.now
 
 
+def clocked_runtime(make_runtime: RuntimeFactory, clock: Clock, **settings: Any) -> Runtime:
+    """A runtime whose notifier and flusher read ``clock``, flushed only when a test says."""
+    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30, **settings)
+    assert runtime.flusher is not None and runtime.flusher.notifier is not None
+    runtime.flusher.notifier.clock = runtime.flusher.clock = clock
+    return runtime
+
+
 def storm_events(rng: random.Random) -> list[dict[str, Any]]:
     storm = [
         call_result(f"storm-{n}", "CallDisconnected", code=503, subcode=560503)
@@ -80,10 +88,7 @@ def test_a_storm_becomes_one_firing_one_update_per_interval_and_one_resolved(
     make_runtime: RuntimeFactory, alert_file: Path
 ) -> None:
     clock = Clock()
-    runtime = make_runtime(flush_each_delivery=False, group_wait_seconds=30)
-    assert runtime.flusher is not None and runtime.flusher.notifier is not None
-    runtime.flusher.notifier.clock = clock
-    runtime.flusher.clock = clock
+    runtime = clocked_runtime(make_runtime, clock)
     started = clock.now
     run_storm(runtime, clock, random.Random(11))
 
@@ -102,8 +107,9 @@ def test_a_storm_becomes_one_firing_one_update_per_interval_and_one_resolved(
     assert sum(n["sinceLast"] for n in storm[:-1]) == STORM  # every alert told once
     # Updates at most one per GROUP_INTERVAL while it grew: the storm lasted ten minutes.
     assert len(reasons) - 2 == STORM_SECONDS // 300
-    assert storm[0]["labels"] == {
-        "channel": "call", "kind": "error", "code": "503", "subcode": "560503"
+    assert storm[0]["labels"] == {  # calls name no carrier: the storm stays one group
+        "channel": "call", "kind": "error", "code": "503", "subcode": "560503",
+        "carrier": "unknown",
     }
     assert storm[0]["severity"] == "critical" and len(storm[0]["examples"]) == 5
     assert first_at.startswith("2027-01-15")  # the simulated clock, not the machine's

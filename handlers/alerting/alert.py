@@ -107,7 +107,7 @@ class AlertData(BaseModel):
     # status, failed segments), its texts masked, ids verbatim; and where the code was found.
     context: dict[str, Any] = {}
     # What groups are formed from (``handlers.alerting.labels``): channel, event type, kind,
-    # code, subcode, category and, for a PSTN call failure, origin.
+    # code, subcode, category, for a PSTN call failure origin; country, carrier and sender.
     labels: dict[str, str] = {}
     # Only on an invalid-event alert that stands for several unreadable events.
     invalid: UnreadableEvents | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -167,13 +167,16 @@ def build_alert(
             )
         ),
         context=_leaving({**outcome.context, "codeOrigin": outcome.code_origin}),
-        # Built from codes and types only, never from what the event says: nothing to mask.
+        # Built from codes and types, and from the parties as written: what leaves of those is
+        # a country, a carrier and the sender masked (handlers.alerting.labels).
         labels=labels_for(
             event_type=outcome.event_type,
             kind=kind,
             code=outcome.code,
             subcode=outcome.subcode,
             category=category,
+            recipient=outcome.recipient,
+            sender=outcome.sender,
         ),
     )
     return Alert(

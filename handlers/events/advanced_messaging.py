@@ -65,6 +65,8 @@ def handle_delivery_status_update(envelope: Envelope) -> Outcome:
         failed=failed,
         message=error.channel_message if error else None,
         context=_context(update, error, code),
+        recipient=update.recipient,
+        sender=update.sender,
     )
 
 

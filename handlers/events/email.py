@@ -64,6 +64,8 @@ def handle_email_delivery_report(envelope: Envelope) -> Outcome:
         failed=status.lower() not in NOT_FAILED,
         message=report.details.status_message if report.details else None,
         context=_context(report, status),
+        recipient=report.recipient,
+        sender=report.sender,
     )
 
 

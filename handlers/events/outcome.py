@@ -50,6 +50,12 @@ class Outcome:
     Text fields (``subject``, ``message``, ``reason``, ``context``) hold the event's own words,
     phone numbers included: most events never leave the app, so they are masked where they
     leave (the alert, the summary), not here on every event.
+
+    ``recipient`` and ``sender`` are the message's parties as the event wrote them (a phone
+    number, an e-mail address, a channel id), set by the families whose events name them (SMS,
+    email, WhatsApp). They are personal data that never leaves the app as written: the alert's
+    labels are computed from them (country, carrier, the sender masked) and the notifier counts
+    distinct recipients by a keyed digest; no alert, record or log line carries them.
     """
 
     index: int
@@ -76,6 +82,9 @@ class Outcome:
     time: str | None = None
     source: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    # Personal data (see above): left out of the repr so that no debug line prints them.
+    recipient: str | None = field(default=None, repr=False)
+    sender: str | None = field(default=None, repr=False)
 
 
 def outcome_for(envelope: Envelope, status: HandlerStatus, **fields: Any) -> Outcome:

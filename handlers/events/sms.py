@@ -146,6 +146,8 @@ def handle_sms_delivery_report(envelope: Envelope, is_known: Callable[[int], boo
         failed=status_failed or failed_segments > 0,
         message=details or None,
         context=_context(report, failed_segments),
+        recipient=report.to_number,
+        sender=report.from_number,
     )
 
 

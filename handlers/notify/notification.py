@@ -91,6 +91,10 @@ class NotificationData(BaseModel):
     severity: str | None = Field(default=None, exclude_if=_absent)
     total: int | None = Field(default=None, exclude_if=_absent)
     since_last: int | None = Field(default=None, exclude_if=_absent)
+    # How many distinct recipients the group's alerts went to (never who); "at least" when
+    # capped (the group counts up to handlers.notify.notifier.MAX_RECIPIENTS exactly).
+    recipients: int | None = Field(default=None, exclude_if=_absent)
+    recipients_capped: bool | None = Field(default=None, exclude_if=_absent)
     first_seen: str | None = Field(default=None, exclude_if=_absent)
     last_seen: str | None = Field(default=None, exclude_if=_absent)
     examples: list[Example] | None = Field(default=None, exclude_if=_absent)

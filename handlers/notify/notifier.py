@@ -7,20 +7,24 @@ first (``firing``, after ``group_wait``), its updates (new alerts, at most every
 ``repeat_interval``), and ``resolved`` after ``resolve_timeout`` without a new alert.
 
 Only the claimant of an event records its alert in its group (:meth:`Notifier.record`, from the
-pipeline), so counts are exact under redelivery and concurrency. The flusher asks
-:meth:`Notifier.due` once per pass, puts the notifications in the outbox, and then marks them
-sent in their groups: a crash in between gives the same notification id again (the group's
-fingerprint, episode and sequence), which each destination gets once.
+pipeline), so counts are exact under redelivery and concurrency. So is the count of distinct
+recipients, kept as short keyed digests (:class:`Recipients`), never as who they are. The
+flusher asks :meth:`Notifier.due` once per pass, puts the notifications in the outbox, and then
+marks them sent in their groups: a crash in between gives the same notification id again (the
+group's fingerprint, episode and sequence), which each destination gets once.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -32,14 +36,16 @@ from handlers.notify.notification import (
     NotificationData,
     Reason,
 )
+from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
+from handlers.settings import DEFAULT_GROUP_BY
 from handlers.state.groups import Document, GroupStore
 
-__all__ = ["NOTIFICATION_TYPE", "Due", "GroupState", "Notification", "Notifier", "Timers"]
+__all__ = [
+    "NOTIFICATION_TYPE", "Due", "GroupState", "Notification", "Notifier", "Recipients", "Timers"
+]
 MAX_EXAMPLES = 5
 _NAMESPACE = uuid.UUID("3f0b7c52-1e8d-4a9b-b6c4-5d2e8f1a0c93")
-# A group this large of server errors is an outage, whatever its category says alone.
-CRITICAL_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,93 @@ def fingerprint(labels: dict[str, str], group_by: Sequence[str]) -> str:
     return hashlib.sha256(chosen.encode("utf-8")).hexdigest()[:32]
 
 
-def severity_of(category: str | None, kind: str, total: int) -> str:
-    """critical / warning / info from the category and the group's size."""
-    if category == "UnexpectedServerError":
-        return "critical" if total >= CRITICAL_SIZE else "warning"
-    if category == "UnexpectedClientError" or kind == "unknown-code":
-        return "critical" if total >= CRITICAL_SIZE else "warning"
-    return "info"
+# Distinct recipients are counted exactly up to this many per group, then as "at least": a
+# group document is one table property (at most 32 K characters), and 2,000 digests take 22 K.
+MAX_RECIPIENTS = 2_000
+DIGEST_BYTES = 8  # 64 bits: two of 2,000 recipients share a digest about once in 10^13 groups
+_DIGEST_CHARS = 11  # unpadded base64url of DIGEST_BYTES
+_SALT_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """A group's distinct recipients, as its document keeps them: HMAC-SHA256 digests, keyed
+    by a random salt of the group's own and cut to 8 bytes, one after the other in one string.
+
+    The salt makes the same number give different digests in different groups, so documents
+    cannot be joined on a person; the digests never leave the document (a notification says
+    how many, never which). Anyone who can read the state store can still test a guessed
+    number against them, as phone numbers are few: they keep who out of sight, they are no
+    encryption. A group's document, digests and salt go when the group resolves.
+    """
+
+    salt: str
+    digests: str
+    capped: bool
+
+    @classmethod
+    def new(cls) -> Recipients:
+        return cls(secrets.token_hex(_SALT_BYTES), "", capped=False)
+
+    @classmethod
+    def of(cls, doc: Document) -> Recipients:
+        """The document's; a new salt for a group that has none yet (a new one, or one recorded
+        before recipients were counted). A change that lost a race and runs again draws
+        another salt, but only the one written with its digests is ever read."""
+        salt = doc.get("recipient_salt")
+        if not salt:
+            return cls.new()
+        return cls(salt, doc.get("recipient_digests", ""), bool(doc.get("recipients_capped")))
+
+    @property
+    def count(self) -> int:
+        return len(self.digests) // _DIGEST_CHARS
+
+    def each(self) -> set[str]:
+        step = _DIGEST_CHARS
+        return {self.digests[i : i + step] for i in range(0, len(self.digests), step)}
+
+    def digest(self, recipient: str) -> str:
+        key = bytes.fromhex(self.salt)
+        mac = hmac.new(key, _comparable(recipient).encode("utf-8"), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:DIGEST_BYTES]).decode("ascii").rstrip("=")
+
+    def adding(self, recipients: Sequence[str]) -> Recipients:
+        """These recipients counted in too, each once; past the bound, only "at least"."""
+        known = self.each()
+        digests, capped = [self.digests], self.capped
+        for recipient in recipients:
+            digest = self.digest(recipient)
+            if digest in known:
+                continue
+            if len(known) >= MAX_RECIPIENTS:
+                capped = True
+                break
+            known.add(digest)
+            digests.append(digest)
+        return Recipients(self.salt, "".join(digests), capped)
+
+    def into(self, doc: Document) -> None:
+        doc.update(
+            recipient_salt=self.salt, recipient_digests=self.digests, recipients_capped=self.capped
+        )
+
+
+def _comparable(recipient: str) -> str:
+    """One spelling per recipient: an address in any casing, a number with or without its
+    '+' or separators, count once."""
+    text = recipient.strip()
+    if "@" in text:
+        return text.casefold()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits or text
+
+
+def recipients_of(doc: Document) -> tuple[int, bool]:
+    """How many distinct recipients a group document counts, and whether that is "at least"
+    (the status page's and the notification's count; never the digests themselves)."""
+    recipients = Recipients.of(doc)
+    return recipients.count, recipients.capped
 
 
 @dataclass(frozen=True)
@@ -87,24 +173,39 @@ class Due:
 class Notifier:
     groups: GroupStore
     source: str
-    group_by: tuple[str, ...] = ("channel", "kind", "code", "subcode")
+    group_by: tuple[str, ...] = DEFAULT_GROUP_BY
     timers: Timers = Timers()
     clock: Callable[[], float] = time.time
     silences: Silences | None = None
+    severity: SeverityRule = field(default_factory=SeverityRule)
 
     # --- the pipeline: the claimant records its alerts --------------------------------------
 
-    def record(self, alerts: Sequence[Alert]) -> None:
-        """Count ``alerts`` into their groups: one change per group per delivery."""
+    def record(self, alerts: Sequence[Alert], recipients: Mapping[str, str] | None = None) -> None:
+        """Count ``alerts`` into their groups: one change per group per delivery.
+
+        ``recipients`` maps an alert's id to its event's recipient as written (the pipeline's
+        :class:`~handlers.events.outcome.Outcome` holds it; the alert, which leaves the app,
+        does not). It is digested into the group's document and goes no further.
+        """
         by_group: dict[str, list[Alert]] = defaultdict(list)
         for alert in alerts:
             by_group[fingerprint(alert.labels, self.group_by)].append(alert)
         now = self.clock()
+        given = recipients or {}
         for key, members in by_group.items():
-            self.groups.change(key, partial(self._add, key=key, alerts=members, now=now))
+            parties = [given[a.id] for a in members if given.get(a.id)]
+            add = partial(self._add, key=key, alerts=members, recipients=parties, now=now)
+            self.groups.change(key, add)
 
     def _add(
-        self, doc: Document | None, *, key: str, alerts: list[Alert], now: float
+        self,
+        doc: Document | None,
+        *,
+        key: str,
+        alerts: list[Alert],
+        recipients: list[str],
+        now: float,
     ) -> Document:
         first = alerts[0].data
         if doc is None:
@@ -125,6 +226,7 @@ class Notifier:
                 "meaning": first.message or first.reason,
                 "advice": first.advice,
             }
+        Recipients.of(doc).adding(recipients).into(doc)
         doc["total"] += len(alerts)
         doc["since_last"] += len(alerts)
         # A delivery that took its time may apply an older clock reading than one that came
@@ -234,6 +336,7 @@ class Notifier:
         status = "resolved" if reason == "resolved" else "firing"
         labels = doc["labels"]
         summary = ", ".join(f"{k}={v}" for k, v in labels.items())
+        recipients, capped = recipients_of(doc)
         return NotificationData(
             status=status,
             reason=reason,
@@ -241,9 +344,11 @@ class Notifier:
             group=doc["fingerprint"],
             sequence=seq,
             labels=labels,
-            severity=severity_of(doc["category"], doc["kind"], doc["total"]),
+            severity=self.severity.of(doc["category"], doc["kind"], doc["total"]),
             total=doc["total"],
             since_last=doc["since_last"],
+            recipients=recipients,
+            recipients_capped=capped,
             first_seen=_iso(doc["first_seen"]),
             last_seen=_iso(doc["last_seen"]),
             examples=[Example.model_validate(example) for example in doc["examples"]],
@@ -268,6 +373,9 @@ def _next_episode(doc: Document, *, late: int, seq: int | None) -> Document:
         silenced=False,
         silenced_by=None,
     )
+    # Which recipients the late alerts had is not kept apart from the episode that ended:
+    # the new episode counts from none rather than claim the old one's.
+    Recipients.new().into(doc)
     return doc
 
 

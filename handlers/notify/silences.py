@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from handlers.alerting.labels import LABEL_NAMES
 from handlers.alerting.matchers import Matcher, matchers_from_json
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.masking import mask_personal_in
 from handlers.state.groups import Document, GroupStore
 
-KNOWN_LABELS = ("channel", "event_type", "kind", "code", "subcode", "category", "origin")
+# A group's labels, and a rate alarm's name (its other label, ``channel``, is a group's too).
+KNOWN_LABELS = (*LABEL_NAMES, "alarm")
 MAX_SILENCE = timedelta(days=30)
 MAX_COMMENT_CHARS = 500
 MAX_AUTHOR_CHARS = 100

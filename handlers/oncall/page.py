@@ -121,7 +121,7 @@ def _group(group: GroupView, now: datetime, silences: dict[str, SilenceView]) ->
     classes = f"card {group.severity.value}{' silenced' if silenced else ''}"
     advice = f"<dt>Advice</dt><dd>{escape(group.advice)}</dd>" if group.advice else ""
     recipients = (
-        f"<dt>Recipients</dt><dd>{group.recipients} distinct</dd>"
+        f"<dt>Recipients</dt><dd>{escape(group.recipients_text)}</dd>"
         if group.recipients is not None
         else ""
     )

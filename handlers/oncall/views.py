@@ -56,6 +56,7 @@ class GroupView(_View):
     recipients: int | None = Field(
         default=None, ge=0, description="Distinct recipients, where counted; never who."
     )
+    recipients_capped: bool = Field(default=False, description="The count is 'at least'.")
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     resolved_at: AwareDatetime | None = None
@@ -73,6 +74,13 @@ class GroupView(_View):
             subcode = None
         channel = self.labels.get("channel", "acs")
         return f"{channel} {code}{'/' + subcode if subcode else ''}: {self.short_meaning}"
+
+    @property
+    def recipients_text(self) -> str:
+        """``37 distinct``; ``at least 2000 distinct`` once the group stopped counting."""
+        if self.recipients is None:
+            return "not counted"
+        return f"{'at least ' if self.recipients_capped else ''}{self.recipients} distinct"
 
     @property
     def short_meaning(self) -> str:

@@ -53,7 +53,7 @@ def _group_facts(group: GroupView) -> list[Fact]:
         Fact("Last seen", when(group.last_seen)),
     ]
     if group.recipients is not None:
-        rows.insert(3, Fact("Recipients", f"{group.recipients} distinct"))
+        rows.insert(3, Fact("Recipients", group.recipients_text))
     if group.resolved_at is not None:
         rows.append(Fact("Resolved", when(group.resolved_at)))
     rows.append(Fact("Labels", label_text(group.labels)))

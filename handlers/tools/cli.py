@@ -331,9 +331,7 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
     print(f"  alerts to      {'; '.join(in_use) if in_use else 'nowhere'}", file=out)
     for note in notes:
         print(f"  note: {note}", file=out)
-    # The alerts' destinations: the terminal prints notifications only.
-    sinks = runtime.flusher.sinks if runtime.flusher else []
-    sink_names = [sink.name for sink in sinks if not isinstance(sink, TerminalSink)]
+    sink_names = _alert_sink_names(runtime)
     # One readable line per delivery, whatever -v says: the app's log records carry the data.
     app_logger = logging.getLogger("acs_triage")
     app_logger.setLevel(logging.INFO)
@@ -350,6 +348,19 @@ def serve(host: str, port: int, *, quiet: bool = False, function_key: str | None
         flusher.stop()
     return 0
 
+
+
+def _alert_sink_names(runtime: Runtime) -> list[str]:
+    """Where alerts go: the terminal prints notifications only, and other destinations may
+    have chosen notifications only too (ALERT_*_RECEIVES)."""
+    flusher = runtime.flusher
+    if flusher is None:
+        return []
+    return [
+        sink.name
+        for sink in flusher.sinks
+        if not isinstance(sink, TerminalSink) and flusher.takes_alerts(sink)
+    ]
 
 def replay(files: Sequence[Path], *, as_json: bool, out: TextIO = sys.stdout) -> int:
     """Run each file (a folder: its ``*.json``) through the pipeline in one process.

@@ -18,12 +18,19 @@ def destinations(settings: Settings) -> list[str]:
     host only: a webhook's path or query may carry a token."""
     found = []
     if settings.alert_file is not None:
-        found.append(f"file {settings.alert_file}")
+        found.append(f"file {settings.alert_file}" + _only(settings.alert_file_receives))
     if settings.alert_webhook_url:
-        found.append(f"signed webhook {_origin(settings.alert_webhook_url)}")
+        webhook = _origin(settings.alert_webhook_url)
+        found.append(f"signed webhook {webhook}" + _only(settings.alert_webhook_receives))
     if settings.alert_topic_endpoint:
-        found.append(f"Event Grid topic {_origin(settings.alert_topic_endpoint)}")
+        topic = _origin(settings.alert_topic_endpoint)
+        found.append(f"Event Grid topic {topic}" + _only(settings.alert_topic_receives))
     return found
+
+
+def _only(receives: str) -> str:
+    """What a destination that does not take both receives: `` (notifications only)``."""
+    return "" if receives == "both" else f" ({receives} only)"
 
 
 def _origin(url: str) -> str:

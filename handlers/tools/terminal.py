@@ -28,6 +28,12 @@ class TerminalSink:
 
 def render(notification: Notification) -> str:
     data = notification.data
+    if data.about == "alarm":
+        labels = "  ".join(f"{k}={v}" for k, v in (data.labels or {}).items())
+        return (
+            f"\n== {data.status.upper()} ({data.reason}, {data.severity})  {labels}\n"
+            f"   {data.summary}\n   notification {notification.id}\n"
+        )
     if data.about != "group":
         return f"\n== {data.status.upper()}  {data.summary}\n"
     labels = "  ".join(f"{k}={v}" for k, v in (data.labels or {}).items())
