@@ -102,10 +102,12 @@ class Clock:
 
 
 def clocked(runtime: Runtime, clock: Clock) -> None:
-    """Put the runtime's notification state on ``clock``."""
+    """Put the runtime's notification state (groups, silences, alarms) on ``clock``."""
     notifier = runtime.pipeline.notifier
     assert notifier is not None and notifier.silences is not None and runtime.flusher
     notifier.clock = notifier.silences.clock = runtime.flusher.clock = clock
+    if runtime.pipeline.alarms is not None:
+        runtime.pipeline.alarms.clock = clock
 
 
 def flush_after_each_delivery(runtime: Runtime) -> None:

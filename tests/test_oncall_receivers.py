@@ -18,7 +18,7 @@ import pytest
 
 from handlers.alerting.delivery import SinkError
 from handlers.board import notification_view
-from handlers.notify.notification import Notification
+from handlers.notify.notification import Notification, NotificationData
 from handlers.oncall.alertmanager import ZERO_TIME, alertmanager_payload
 from handlers.oncall.pagerduty import pagerduty_event
 from handlers.oncall.receivers import Receiver
@@ -38,6 +38,7 @@ from tests.oncall_receivers import (
     group_and_status,
     receiver_server,
     receiver_settings,
+    slack_problems,
 )
 from tests.oncall_storm import RAW_EMAIL, RAW_NUMBERS, storm_models, storm_notifications
 
@@ -314,3 +315,18 @@ def test_an_empty_secret_configures_no_receiver() -> None:
     assert build_receivers(settings) == []
     configured = load_settings(callback_jwt_required=False, pagerduty_routing_key=ROUTING_KEY)
     assert ROUTING_KEY not in repr(configured) and ROUTING_KEY not in str(configured)
+
+
+def test_an_alarm_says_how_to_silence_it_and_a_destination_does_not() -> None:
+    alarm = next(n for n in storm_notifications() if n.about.kind == "alarm")
+    card = json.dumps(adaptive_card(alarm, status_url=STATUS_URL))
+    assert "--matcher 'alarm=sms-failure-rate' --matcher 'channel=sms'" in card
+    outage = notification_view(Notification(
+        id="outage-1", source="/acs-triage", time="2026-11-21T03:10:00+00:00",
+        data=NotificationData(status="firing", about="destination", destination="webhook",
+                              failing_since="2026-11-21T03:05:00+00:00", summary="down"),
+    ))
+    message = slack_message(outage, status_url=STATUS_URL)
+    assert "Silence it" not in json.dumps(message)
+    assert slack_problems(message) == []
+    assert adaptive_card_problems(adaptive_card(outage, status_url=STATUS_URL)) == []

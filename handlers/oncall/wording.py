@@ -121,7 +121,7 @@ def example_lines(notification: NotificationView) -> list[str]:
 
 
 def silence_line(notification: NotificationView) -> str | None:
-    """The command that silences a group; None for an alarm or a destination, which silences
-    (label matchers on the groups' labels) do not mute."""
+    """The command that silences a group or an alarm (by its labels); None for a destination,
+    which silences do not mute."""
     about = notification.about
-    return silence_command(about.labels) if isinstance(about, GroupView) else None
+    return None if isinstance(about, DestinationView) else silence_command(about.labels)
