@@ -98,7 +98,7 @@ def test_each_family_has_its_own_channel(event_type: str | None, channel: str) -
 def test_every_list_of_known_labels_is_the_same() -> None:
     """GROUP_BY and silences name the same labels; silences also name a rate alarm."""
     assert SETTINGS_LABELS == LABEL_NAMES
-    assert SILENCE_LABELS == (*LABEL_NAMES, "alarm")
+    assert (*LABEL_NAMES, "alarm") == SILENCE_LABELS
 
 
 def failed_sms(event_id: str, to: str, sender: str = SENDER) -> dict[str, Any]:
