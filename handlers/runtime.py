@@ -85,6 +85,7 @@ class Runtime:
         outbox = build_outbox(store) if destinations else None
         notifier = build_notifier(settings, store) if destinations else None
         alarms = build_alarms(settings, store, notifier)
+        choices = destination_choices(settings, destinations)
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
@@ -92,6 +93,7 @@ class Runtime:
             outbox=outbox,
             notifier=notifier,
             alarms=alarms,
+            keeps_alerts=any(choices.get(d.name, "both") != "notifications" for d in destinations),
             dedupe=store,
             alert_source=settings.alert_source,
         )
