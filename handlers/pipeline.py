@@ -209,6 +209,9 @@ class Pipeline:
     alert_source: str
     notifier: Notifier | None = None
     alarms: RateAlarms | None = None
+    # False when no destination takes alerts (only notifications): an alert is then counted in
+    # its group but not kept in the outbox, which every destination would pass over.
+    keeps_alerts: bool = True
     claim_lease: timedelta = CLAIM_LEASE
     deadline_seconds: float = DELIVERY_DEADLINE_SECONDS
 
@@ -307,7 +310,7 @@ class Pipeline:
         """Put the delivery's alerts in the outbox: durable before the delivery is answered.
         The flusher sends them; no destination is called while Event Grid waits."""
         alerts = alerts_of(triages)
-        if alerts and self.outbox is not None:
+        if alerts and self.outbox is not None and self.keeps_alerts:
             self.outbox.put([(alert.id, to_json(alert)) for alert in alerts])
         if alerts and self.notifier is not None:
             # Only the claimant counts: counts stay exact.

@@ -83,6 +83,7 @@ class Runtime:
         notifier = build_notifier(settings, store) if destinations else None
         history = NotificationHistory(_documents(store, "history")) if notifier else None
         alarms = build_alarms(settings, store, notifier)
+        choices = destination_choices(settings, destinations)
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
@@ -90,6 +91,7 @@ class Runtime:
             outbox=outbox,
             notifier=notifier,
             alarms=alarms,
+            keeps_alerts=any(choices.get(d.name, "both") != "notifications" for d in destinations),
             dedupe=store,
             alert_source=settings.alert_source,
         )

@@ -131,3 +131,23 @@ def test_the_defaults_are_both_for_the_file_and_the_topic_and_notifications_for_
         settings.alert_topic_receives,
         settings.alert_webhook_receives,
     ) == ("both", "both", "notifications")
+
+
+def test_with_no_destination_taking_alerts_none_is_kept_in_the_outbox() -> None:
+    """Only a webhook, which by default takes notifications: the alerts still count in their
+    group, but the outbox holds no entry every destination would pass over."""
+    clock = Clock()
+    store = MemoryDedupeStore(timedelta(hours=1))
+    with CaptureServer() as webhook:
+        runtime = built(
+            clock, store, alert_webhook_url=webhook.url("/hook"), alert_webhook_secret=WHSEC,
+            alarm_rules="",
+        )
+        assert runtime.flusher is not None
+        runtime.pipeline.run(failures("q-1", "q-2", "q-3"), way_in="test")
+        assert len(runtime.flusher.outbox) == 0
+        clock.now += 31
+        runtime.flush()
+        (notification,) = posted(webhook)
+        assert notification["type"] == NOTIFICATION_TYPE
+        assert notification["data"]["total"] == 3
