@@ -39,6 +39,11 @@ class InvalidHandshake(MalformedDelivery):
 class DeliveryTooLarge(TriageError):
     """The body, or its number of events, is over the limit."""
 
+    @classmethod
+    def body(cls, size: int, limit: int) -> DeliveryTooLarge:
+        # Thousands separated: a bare seven-digit count reads as a phone number, and is masked.
+        return cls(f"The body is {size:,} bytes; the limit is {limit:,}.")
+
 
 class TopicNotAllowed(TriageError):
     """An event or a validation comes from a topic outside the allow-list."""

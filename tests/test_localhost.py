@@ -68,7 +68,7 @@ def test_a_body_over_the_limit_is_refused_from_its_content_length(
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
     assert b"application/problem+json" in head
-    assert b"the limit is 4096" in body
+    assert b"the limit is 4,096" in body
 
 
 def test_a_body_within_the_limit_is_still_served(address: tuple[str, int]) -> None:

@@ -201,7 +201,7 @@ TWO_MB = json.dumps([sms_report(f"m{i}") for i in range(2_600)]).encode()
         ("an empty array", b"[]", 400, "empty array"),
         ("an array of non-events", b"[1, [], {}]", 400, "No element"),
         ("wrong types in the envelope", b'[{"id": 1, "type": 2, "data": []}]', 400, "No element"),
-        ("2 MB", TWO_MB, 413, "the limit is"),
+        ("2 MB", TWO_MB, 413, f"The body is {len(TWO_MB):,} bytes; the limit is 1,100,000."),
         ("nesting 100,000 deep", NESTED, 400, "nests too deeply"),
         ("invalid UTF-8", b'[{"id": "\xff\xfe"}]', 400, "not valid UTF-8"),
         ("NaN", b'[{"id": NaN, "type": "x"}]', 400, "NaN"),
@@ -254,7 +254,7 @@ def test_wrong_types_in_data_make_an_invalid_event_that_is_alerted_not_a_failed_
 def test_size_limit_is_a_setting(make_runtime: RuntimeFactory, local_host: LocalHost) -> None:
     make_runtime(max_body_bytes=2048)
     body = json.dumps([sms_report(f"m{i}") for i in range(5)])
-    assert_problem(local_host.post("eventgrid", body), 413, "the limit is 2048")
+    assert_problem(local_host.post("eventgrid", body), 413, "the limit is 2,048.")
 
 
 def test_a_method_the_route_does_not_take_is_refused(
@@ -317,3 +317,13 @@ def test_a_summary_counts_every_event_and_lists_those_that_need_attention(
         ("alert-1", "duplicate", 5000),
         ("ok-2", "duplicate", 2000),
     ]
+
+
+def test_a_large_body_is_refused_with_its_size_readable_not_masked_as_a_phone_number(
+    local_host: LocalHost,
+) -> None:
+    """Seven digits in a row look like a phone number to the masking of every detail: the
+    sizes are written with thousands separators, so the answer still says how large."""
+    answer = local_host.post("eventgrid", TWO_MB)
+    assert_problem(answer, 413, f"The body is {len(TWO_MB):,} bytes")
+    assert b"***" not in answer.content

@@ -149,4 +149,4 @@ def abuse_protection_handshake(request: Request) -> Response:
 def _check_size(request: Request, runtime: Runtime) -> None:
     limit = runtime.settings.max_body_bytes
     if len(request.body) > limit:
-        raise DeliveryTooLarge(f"The body is {len(request.body)} bytes; the limit is {limit}.")
+        raise DeliveryTooLarge.body(len(request.body), limit)

@@ -188,9 +188,7 @@ class LocalHostHandler(BaseHTTPRequestHandler):
         limit = _body_limit()
         if length < 0 or length > limit:
             self.close_connection = True  # the unread body would desynchronise the connection
-            refused = problem_answer(
-                DeliveryTooLarge(f"The body is {length} bytes; the limit is {limit}.")
-            )
+            refused = problem_answer(DeliveryTooLarge.body(length, limit))
             return refused.status, dict(refused.headers), refused.body
         return self.rfile.read(length) if length else b""
 
