@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -40,6 +40,7 @@ from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import Attempt, NotificationHistory
 from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
 from handlers.notify.notifier import Notifier
+from handlers.state.groups import GroupStore, MemoryGroupStore
 from handlers.state.outbox import Outbox, OutboxEntry
 from handlers.state.store import DedupeStore
 
@@ -78,6 +79,29 @@ class Outage:
     notified: bool = False
 
 
+@dataclass
+class Outages:
+    """Each destination's current run of failures, kept in the state store beside the groups:
+    the timer trigger may run its next pass on another instance, which must continue the same
+    outage (one notification when it starts, one when it ends, under the same ids), not start
+    one of its own. Read once per pass that sent something; written only when an outage starts,
+    is notified or ends."""
+
+    store: GroupStore = field(default_factory=MemoryGroupStore)
+
+    def current(self) -> dict[str, Outage]:
+        return {
+            doc["sink"]: Outage(since=doc["since"], reason=doc["reason"], notified=doc["notified"])
+            for doc in self.store.documents()
+        }
+
+    def keep(self, sink: str, outage: Outage) -> None:
+        self.store.change(sink, lambda _: {"sink": sink, **asdict(outage)})
+
+    def end(self, sink: str) -> None:
+        self.store.change(sink, lambda _: None)
+
+
 @dataclass(frozen=True)
 class FlushReport:
     ran: bool
@@ -99,7 +123,7 @@ class Flusher:
     clock: Callable[[], float] = time.time
     notifier: Notifier | None = None
     history: NotificationHistory | None = None
-    outages: dict[str, Outage] = field(default_factory=dict)
+    outages: Outages = field(default_factory=Outages)
     alarms: RateAlarms | None = None
     receives: Mapping[str, Receives] = field(default_factory=dict)
 
@@ -243,20 +267,25 @@ class Flusher:
 
     def _watch_outages(self, outcomes: dict[AlertSink, SinkError | None]) -> None:
         now = self.clock()
+        known = self.outages.current() if outcomes else {}
         for sink, error in outcomes.items():
+            outage = known.get(sink.name)
             if error is None:
-                outage = self.outages.pop(sink.name, None)
                 if outage is not None:
+                    self.outages.end(sink.name)
                     log_event("destination_recovered", sink=sink.name,
                               down_seconds=round(now - outage.since))
                     if outage.notified:  # who heard it was down hears it is back
                         self._notify_outage(sink.name, outage, recovered=True)
                 continue
-            outage = self.outages.setdefault(sink.name, Outage(since=now, reason=error.reason))
-            outage.reason = error.reason
+            if outage is None:
+                outage = Outage(since=now, reason=error.reason)
+                self.outages.keep(sink.name, outage)
             if not outage.notified and now - outage.since >= self.alarm_after.total_seconds():
+                outage.reason = error.reason
                 self._notify_outage(sink.name, outage)
                 outage.notified = True
+                self.outages.keep(sink.name, outage)
 
     def _notify_outage(self, sink: str, outage: Outage, *, recovered: bool = False) -> None:
         since = datetime.fromtimestamp(outage.since, UTC).isoformat()

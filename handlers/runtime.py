@@ -23,7 +23,7 @@ from handlers.alerting.webhook_sink import WebhookSink
 from handlers.board import NotificationBoard, ReceiverSink, alarm_views
 from handlers.events.router import EventReader
 from handlers.fast.reading import FastReader
-from handlers.flusher import Flusher, FlushReport, Receives
+from handlers.flusher import Flusher, FlushReport, Outages, Receives
 from handlers.inbound.callback_auth import CallbackAuthenticator
 from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import NotificationHistory
@@ -239,6 +239,7 @@ def build_flusher(
         budget_seconds=settings.sink_retry_budget_seconds,
         notifier=notifier,
         history=history,
+        outages=Outages(_documents(store, "outages")),
         receives=destination_choices(settings, destinations),
         alarms=alarms,
     )

@@ -155,3 +155,41 @@ def test_without_a_destination_nothing_is_kept(make_runtime: RuntimeFactory) -> 
     runtime = make_runtime(sinks=[], dedupe=MemoryDedupeStore(timedelta(hours=1)))
     runtime.pipeline.run(parse_events(failed_call(1)), way_in="test")
     assert runtime.pipeline.outbox is None and runtime.flush() == []
+
+
+@pytest.mark.azurite
+def test_an_outage_seen_by_flushers_on_two_instances_is_notified_once_and_ends_once(
+    make_runtime: RuntimeFactory, shared_azurite: Azurite, alert_file: Path
+) -> None:
+    """The timer trigger runs each pass on whichever instance holds it: the outage one pass
+    saw begin is the one the next pass, elsewhere, notifies and ends."""
+    clock = Clock()
+    name = f"outbox{next(_tables)}"
+    with CaptureServer() as hook:
+        hook.fail(12, status=503)
+        runtimes = [
+            make_runtime(
+                sinks=[FileSink(alert_file), WebhookSink(hook.url("/hook"), SECRET)],
+                dedupe=table_store(shared_azurite, name),
+                sink_max_attempts=1,
+                flush_each_delivery=False,
+                alert_webhook_receives="alerts",
+            )
+            for _ in range(2)
+        ]
+        for runtime in runtimes:
+            assert runtime.flusher is not None
+            runtime.flusher.clock = clock
+        for minute in range(12):  # down for twelve minutes, the passes taking turns
+            runtimes[minute % 2].pipeline.run(parse_events(failed_call(minute)), way_in="test")
+            runtimes[minute % 2].flush()
+            clock.now += 60
+        runtimes[1].flush()  # it is back
+    notices = [
+        (e["data"]["status"], e["data"]["failingSince"])
+        for e in read_events(alert_file)
+        if e["type"] == NOTIFICATION_TYPE and e["data"]["about"] == "destination"
+    ]
+    assert [status for status, _ in notices] == ["firing", "resolved"]
+    assert notices[0][1] == notices[1][1]
+    assert len(hook.accepted()) == 1 and len(hook.accepted()[0].json()) == 12
