@@ -32,6 +32,7 @@ from handlers.state.table import TableDedupeStore
 from tests.azurite import Azurite, shared_azurite_fixture
 from tests.capture_server import CaptureServer
 from tests.conftest import LocalHost, RuntimeFactory, read_alerts, read_notifications
+from tests.events import call_result
 from tests.test_labels import failed_sms
 from tests.test_storm import Clock, clocked_runtime
 
@@ -167,3 +168,26 @@ def test_a_full_group_document_is_kept_by_table_storage(
     finally:
         store.close()
     assert recipients_of(document) == (MAX_RECIPIENTS, True)
+
+
+def test_a_group_whose_events_name_no_recipient_says_nothing_of_recipients(
+    make_runtime: RuntimeFactory, alert_file: Path
+) -> None:
+    """Call results name no party: "0 distinct recipients" would be a wrong fact, so the
+    notification leaves the count out and the views say nothing."""
+    clock = Clock()
+    runtime = clocked_runtime(make_runtime, clock)
+    events = [call_result(f"c{n}", "CallDisconnected", code=503, subcode=560503) for n in range(3)]
+    runtime.pipeline.run(parse_events(events), way_in="test")
+    clock.now += 31
+    runtime.flush()
+    [notification] = read_notifications(alert_file)
+    assert "recipients" not in notification["data"]
+    assert "recipientsCapped" not in notification["data"]
+    view = notification_view(Notification.model_validate(notification))
+    assert view is not None and isinstance(view.about, GroupView)
+    assert view.about.recipients is None
+    # An SMS report's words start with its code: the title says it once.
+    sms = view.about.model_copy(update={"labels": {"channel": "sms", "code": "5000"},
+                                        "meaning": "5000: Message failed to deliver"})
+    assert sms.title == "sms 5000: Message failed to deliver"

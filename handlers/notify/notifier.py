@@ -347,8 +347,9 @@ class Notifier:
             severity=self.severity.of(doc["category"], doc["kind"], doc["total"]),
             total=doc["total"],
             since_last=doc["since_last"],
-            recipients=recipients,
-            recipients_capped=capped,
+            # None when no event of the group named a recipient (calls): unknown, not zero.
+            recipients=recipients or None,
+            recipients_capped=capped if recipients else None,
             first_seen=_iso(doc["first_seen"]),
             last_seen=_iso(doc["last_seen"]),
             examples=[Example.model_validate(example) for example in doc["examples"]],

@@ -86,7 +86,10 @@ class GroupView(_View):
     def short_meaning(self) -> str:
         """The meaning's first line: the catalog lists several causes as "- " lines."""
         lines = [line.strip().removeprefix("- ") for line in (self.meaning or "").splitlines()]
-        return next((line for line in lines if line), "failure")
+        first = next((line for line in lines if line), "failure")
+        # An SMS report's own words start with its code ("5000: Message failed to deliver"),
+        # which the title already says.
+        return first.removeprefix(f"{self.labels.get('code')}: ") or first
 
 
 class RatioPoint(_View):
