@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.alerting.matchers import Matcher
+from handlers.alerting.matchers import Matcher, parse_matcher
+from handlers.errors import InvalidSilence
 from handlers.inbound.envelope import parse_events
 from handlers.notify.silences import Silences
 from handlers.settings import setting_names
@@ -205,3 +206,18 @@ def test_the_cli_takes_operators_and_an_author(tmp_path: Path) -> None:
     assert made["created_by"] == "jane"
     bad = cli(env, "add", "--matcher", "code=~(", "--duration", "2h", "--comment", "x")
     assert bad.returncode == 2 and "not a valid matcher" in bad.stderr
+
+
+def test_a_regular_expression_that_backtracks_forever_elsewhere_matches_at_once() -> None:
+    """``(a+)+b`` against 60 a's takes Python's re about 2^60 steps; RE2, as Alertmanager,
+    answers in linear time, so an operator's pattern cannot stall the flusher or the page."""
+    matcher = parse_matcher('sender=~"(a+)+b"')
+    assert not matcher.matches({"sender": "a" * 60})
+    assert parse_matcher('sender=~"(a+)+b"').matches({"sender": "aaab"})
+
+
+def test_a_pattern_re2_cannot_run_in_linear_time_is_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidSilence):
+        parse_matcher(r'carrier=~"(a)\1"')  # a backreference: Python's re would take it
+    with pytest.raises(InvalidSilence):
+        parse_matcher('carrier=~"(unclosed"')
