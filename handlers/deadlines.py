@@ -204,6 +204,9 @@ def cut_off_at(deadline: Deadline) -> Iterator[None]:
 # --- an azure-core transport whose connections register with the current guard -----------
 
 
+POOL_MAXSIZE = 32
+
+
 def deadline_transport() -> RequestsTransport:
     """A requests-based azure-core transport whose calls :func:`cut_off_at` can cut off.
 
@@ -214,7 +217,12 @@ def deadline_transport() -> RequestsTransport:
     from urllib3.util.retry import Retry
 
     session = requests.Session()
-    adapter = _deadline_adapter()(max_retries=Retry(total=False, redirect=False))
+    # Room for every thread that calls at once (a store's workers, the flusher's destinations):
+    # with requests' default of 10, a busy store opened and dropped connections, each with a
+    # "connection pool is full" warning.
+    adapter = _deadline_adapter()(
+        max_retries=Retry(total=False, redirect=False), pool_maxsize=POOL_MAXSIZE
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return RequestsTransport(session=session, session_owner=True)

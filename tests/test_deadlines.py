@@ -141,3 +141,29 @@ def test_the_pass_deadline_bounds_the_retries_of_a_failing_destination(
         assert report.failed == ("webhook",)
         assert len(receiver.requests) <= 1
     assert json.dumps(read_alerts(alert_file)) == "[]"
+
+
+def test_the_transport_keeps_a_connection_for_each_of_many_callers_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store's workers and the flusher's destinations call at once: with requests' default
+    pool of 10, the eleventh caller's connection was dropped after use, with a warning."""
+    import threading
+
+    with CaptureServer(default=Reply(200, delay=0.2)) as server:
+        client = PipelineClient(server.url("/"), transport=deadline_transport())
+        start = threading.Barrier(20, timeout=10)
+
+        def call() -> None:
+            start.wait()
+            client.send_request(HttpRequest("GET", server.url("/")))
+
+        with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
+            threads = [threading.Thread(target=call) for _ in range(20)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        client.close()
+    assert len(server.requests) == 20
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
