@@ -151,7 +151,9 @@ def test_the_transport_keeps_a_connection_for_each_of_many_callers_at_once(
     import threading
 
     with CaptureServer(default=Reply(200, delay=0.2)) as server:
-        client = PipelineClient(server.url("/"), transport=deadline_transport())
+        client: PipelineClient[Any, Any] = PipelineClient(
+            server.url("/"), transport=deadline_transport()
+        )
         start = threading.Barrier(20, timeout=10)
 
         def call() -> None:
