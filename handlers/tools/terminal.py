@@ -43,6 +43,9 @@ def render(notification: Notification) -> str:
         f"   {data.total} alert(s), {data.since_last} new; "
         f"first {data.first_seen}, last {data.last_seen}",
     ]
+    if data.recipients is not None:  # None: the group's events name no recipient (calls)
+        at_least = "at least " if data.recipients_capped else ""
+        lines.append(f"   {at_least}{data.recipients} distinct recipient(s)")
     for name, value in (("meaning", data.meaning), ("advice", data.advice)):
         if value:
             text = value.replace("\n", "\n" + " " * 12)  # keep the block's margin
