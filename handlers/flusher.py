@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 from handlers.alerting.cloudevent import CloudEvent
@@ -38,7 +38,12 @@ from handlers.errors import StateUnavailable
 from handlers.logs import log_event
 from handlers.notify.alarms import RateAlarms
 from handlers.notify.history import Attempt, NotificationHistory
-from handlers.notify.notification import Notification, NotificationData, outgoing_from_json
+from handlers.notify.notification import (
+    Notification,
+    NotificationData,
+    iso_time,
+    outgoing_from_json,
+)
 from handlers.notify.notifier import Notifier
 from handlers.state.groups import GroupStore, MemoryGroupStore
 from handlers.state.outbox import Outbox, OutboxEntry
@@ -288,7 +293,7 @@ class Flusher:
                 self.outages.keep(sink.name, outage)
 
     def _notify_outage(self, sink: str, outage: Outage, *, recovered: bool = False) -> None:
-        since = datetime.fromtimestamp(outage.since, UTC).isoformat()
+        since = iso_time(outage.since)
         key = f"destination:{sink}:{since}" + (":resolved" if recovered else "")
         if recovered:
             summary = f"Destination {sink}, failing since {since}, takes entries again."
@@ -301,7 +306,7 @@ class Flusher:
             id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, key)),
             source=self.source,
             subject=f"destination/{sink}",
-            time=datetime.fromtimestamp(self.clock(), UTC).isoformat(),
+            time=iso_time(self.clock()),
             data=NotificationData(
                 status="resolved" if recovered else "firing",
                 about="destination",

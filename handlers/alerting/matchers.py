@@ -45,7 +45,7 @@ def _pattern(value: str) -> re2._Regexp[str]:
 class Matcher(BaseModel):
     """``name op value``; ``=~`` and ``!~`` take a regular expression matched in full."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=LABEL_NAME)
     op: MatchOp = "="

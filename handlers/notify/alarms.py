@@ -37,12 +37,17 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
 from handlers.alerting.labels import channel_of
-from handlers.notify.notification import AlarmInfo, Notification, NotificationData, RatioPoint
+from handlers.notify.notification import (
+    AlarmInfo,
+    Notification,
+    NotificationData,
+    RatioPoint,
+    iso_time,
+)
 from handlers.notify.silences import Silences
 from handlers.settings import RateRule, Settings, SeverityName
 from handlers.state.groups import Document, GroupStore
@@ -276,7 +281,7 @@ class RateAlarms:
                         state["since"] or now,
                         self._seen(buckets, rule, now),
                     ),
-                    resolved_at=_iso(resolved_at) if resolved_at is not None else None,
+                    resolved_at=iso_time(resolved_at) if resolved_at is not None else None,
                 )
             )
         return found
@@ -381,7 +386,7 @@ class RateAlarms:
             id=str(uuid.uuid5(_NAMESPACE, f"{alarm_name(rule)}:{new['seq']}")),
             source=self.source,
             subject=f"alarm/{alarm_name(rule)}",
-            time=_iso(seen.now),
+            time=iso_time(seen.now),
             data=data,
         )
         return AlarmDue(notification, new)
@@ -398,7 +403,7 @@ class RateAlarms:
             warning_ratio=rule.warning,
             critical_ratio=rule.critical,
             min_volume=limits.min_volume,
-            since=_iso(since),
+            since=iso_time(since),
             history=_history(seen.buckets, _minute(seen.now), limits.window_seconds),
         )
 
@@ -515,13 +520,10 @@ def _history(
     for start in range(minute - HISTORY_SECONDS + BUCKET_SECONDS, minute + 1, BUCKET_SECONDS):
         window = _window(buckets, start, window_seconds)
         if window.total:
-            points.append(RatioPoint(at=_iso(start), ratio=window.ratio))
+            points.append(RatioPoint(at=iso_time(start), ratio=window.ratio))
     return points
 
 
 def _percent(ratio: float) -> str:
     return f"{ratio * 100:g}%"
 
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from handlers.notify.notification import Notification
+from handlers.notify.notification import Notification, iso_time
 from handlers.state.groups import Document, GroupStore
 
 HISTORY_KEY = "last-notifications"
@@ -30,7 +29,7 @@ Outcome = Literal["sent", "failed"]
 class Delivery(BaseModel):
     """How one destination took one notification, at its latest attempt."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     destination: str
     outcome: Outcome
@@ -40,7 +39,7 @@ class Delivery(BaseModel):
 class Sent(BaseModel):
     """One notification as the page lists it, and where it went."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     notification: Notification
     deliveries: list[Delivery]
@@ -72,7 +71,7 @@ class NotificationHistory:
         """One pass's attempts, in one change of the history document."""
         if not attempts:
             return
-        when = datetime.fromtimestamp(at, UTC).isoformat()
+        when = iso_time(at)
 
         def append(doc: Document | None) -> Document:
             entries = [Sent.model_validate(e) for e in (doc or {}).get("entries", [])]

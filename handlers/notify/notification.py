@@ -9,6 +9,7 @@ them; a field that does not apply to the notification's ``about`` is left out, n
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,7 @@ def _absent(value: object) -> bool:
 class Example(BaseModel):
     """One alert of a group, by its ids and codes only (no text from the event)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     alert: str
     event: str | None
@@ -40,8 +41,10 @@ class Example(BaseModel):
 
 
 class _Camel(BaseModel):
+    # defer_build: validators are built at the first notification, not at cold start.
     model_config = ConfigDict(
-        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True,
+        defer_build=True,
     )
 
 
@@ -75,8 +78,10 @@ class NotificationData(BaseModel):
     fields are set on the first (an alarm uses ``group`` for its fingerprint, ``sequence``,
     ``severity`` and ``alarm``), the destination fields on the last."""
 
+    # defer_build: validators are built at the first notification, not at cold start.
     model_config = ConfigDict(
-        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+        frozen=True, alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True,
+        defer_build=True,
     )
 
     status: Status
@@ -117,6 +122,11 @@ class Notification(CloudEvent[NotificationData]):
     destination and the start of its outage), so recording it twice gives one id."""
 
     type: str = NOTIFICATION_TYPE
+
+
+def iso_time(seconds: float) -> str:
+    """A clock reading (seconds since the epoch) as the ISO 8601 UTC time notifications carry."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def outgoing_from_json(body: dict[str, Any]) -> CloudEvent[Any]:

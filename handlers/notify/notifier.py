@@ -25,7 +25,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 
 from handlers.alerting.alert import Alert
@@ -35,6 +34,7 @@ from handlers.notify.notification import (
     Notification,
     NotificationData,
     Reason,
+    iso_time,
 )
 from handlers.notify.severity import SeverityRule
 from handlers.notify.silences import Silences
@@ -328,7 +328,7 @@ class Notifier:
             id=str(uuid.uuid5(_NAMESPACE, f"{doc['fingerprint']}:{doc['first_seen']!r}:{seq}")),
             source=self.source,
             subject=f"group/{doc['fingerprint']}",
-            time=_iso(now),
+            time=iso_time(now),
             data=self._data(doc, reason, seq),
         )
 
@@ -350,8 +350,8 @@ class Notifier:
             # None when no event of the group named a recipient (calls): unknown, not zero.
             recipients=recipients or None,
             recipients_capped=capped if recipients else None,
-            first_seen=_iso(doc["first_seen"]),
-            last_seen=_iso(doc["last_seen"]),
+            first_seen=iso_time(doc["first_seen"]),
+            last_seen=iso_time(doc["last_seen"]),
             examples=[Example.model_validate(example) for example in doc["examples"]],
             meaning=doc["meaning"],
             advice=doc["advice"],
@@ -391,6 +391,3 @@ def _example(alert: Alert) -> Example:
         subcode=data.subcode,
     )
 
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()

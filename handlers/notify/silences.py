@@ -14,13 +14,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from handlers.alerting.labels import LABEL_NAMES
 from handlers.alerting.matchers import Matcher, matchers_from_json
 from handlers.errors import InvalidSilence, UnknownSilence
 from handlers.masking import mask_personal_in
+from handlers.notify.notification import iso_time
 from handlers.state.groups import Document, GroupStore
 
 # A group's labels, and a rate alarm's name (its other label, ``channel``, is a group's too).
@@ -59,8 +60,8 @@ class Silence:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.to_document(),
-            "starts_at": _iso(self.starts_at),
-            "ends_at": _iso(self.ends_at),
+            "starts_at": iso_time(self.starts_at),
+            "ends_at": iso_time(self.ends_at),
         }
 
 
@@ -153,6 +154,3 @@ def _silence(doc: Document) -> Silence:
         created_by=doc.get("created_by") or UNKNOWN_AUTHOR,
     )
 
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()

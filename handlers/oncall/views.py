@@ -31,7 +31,8 @@ Status = Literal["firing", "resolved"]
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators are built at the first notification, not at cold start.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Example(_View):
