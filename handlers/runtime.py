@@ -83,7 +83,9 @@ class Runtime:
         notifier = build_notifier(settings, store) if destinations else None
         history = NotificationHistory(_documents(store, "history")) if notifier else None
         alarms = build_alarms(settings, store, notifier)
-        choices = destination_choices(settings, destinations)
+        flusher = build_flusher(
+            settings, store, outbox, destinations, notifier, history=history, alarms=alarms
+        )
         pipeline = Pipeline(
             reader=EventReader(is_known_sms_code, catalog.action_for_event),
             catalog=catalog,
@@ -91,7 +93,8 @@ class Runtime:
             outbox=outbox,
             notifier=notifier,
             alarms=alarms,
-            keeps_alerts=any(choices.get(d.name, "both") != "notifications" for d in destinations),
+            # The flusher knows what each destination takes: alerts no one takes are not kept.
+            keeps_alerts=flusher is None or any(flusher.takes_alerts(d) for d in destinations),
             dedupe=store,
             alert_source=settings.alert_source,
         )
@@ -102,9 +105,7 @@ class Runtime:
             FastReader(pipeline.reader) if fast_path else None,
             receivers,
             build_board(notifier, history, alarms),
-            build_flusher(
-                settings, store, outbox, destinations, notifier, history=history, alarms=alarms
-            ),
+            flusher,
         )
 
     def flush(self) -> list[FlushReport]:
