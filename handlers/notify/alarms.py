@@ -48,7 +48,7 @@ from handlers.notify.notification import (
     RatioPoint,
     iso_time,
 )
-from handlers.notify.silences import Silences
+from handlers.notify.silences import Muting, Silences
 from handlers.settings import RateRule, Settings, SeverityName
 from handlers.state.groups import Document, GroupStore
 
@@ -232,7 +232,7 @@ class RateAlarms:
         now = self.clock()
         buckets = self._buckets()
         states = {doc["name"]: doc for doc in self.states.documents()}
-        silences = self.silences.active() if self.silences is not None else []
+        muting = Muting(self.silences)
         found = []
         for rule in self.rules:
             seen = self._seen(buckets, rule, now)
@@ -241,7 +241,7 @@ class RateAlarms:
             step = self._step(rule, state, seen)
             if step is None:
                 continue
-            if any(silence.matches(alarm_labels(rule)) for silence in silences):
+            if muting.silence_for(alarm_labels(rule)) is not None:
                 self._hush(rule, state)
                 continue
             found.append(self._due(rule, state, step, seen))

@@ -37,7 +37,7 @@ from handlers.notify.notification import (
     iso_time,
 )
 from handlers.notify.severity import SeverityRule
-from handlers.notify.silences import Silences
+from handlers.notify.silences import Muting, Silences
 from handlers.settings import DEFAULT_GROUP_BY
 from handlers.state.groups import Document, GroupStore
 
@@ -243,15 +243,15 @@ class Notifier:
     def due(self) -> list[Due]:
         """The notifications due now, oldest group first."""
         now = self.clock()
-        silences = self.silences.active() if self.silences is not None else []
+        muting = Muting(self.silences)
         found = []
         for doc in sorted(self.groups.documents(), key=lambda d: d["first_seen"]):
             reason = self._reason(doc, now)
             if reason is None:
                 continue
-            muting = next((s for s in silences if s.matches(doc["labels"])), None)
-            if muting is not None:
-                self._hush(doc, reason, muting.id)
+            silence = muting.silence_for(doc["labels"])
+            if silence is not None:
+                self._hush(doc, reason, silence.id)
                 continue
             found.append(Due(self._notification(doc, reason, now), doc))
         return found

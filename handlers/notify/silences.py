@@ -154,3 +154,18 @@ def _silence(doc: Document) -> Silence:
         created_by=doc.get("created_by") or UNKNOWN_AUTHOR,
     )
 
+
+@dataclass
+class Muting:
+    """Which active silence mutes a set of labels. The silences are read at the first question
+    and only then: most flusher passes have nothing due, and ask none."""
+
+    silences: Silences | None
+    _active: list[Silence] | None = None
+
+    def silence_for(self, labels: Mapping[str, str]) -> Silence | None:
+        if self.silences is None:
+            return None
+        if self._active is None:
+            self._active = self.silences.active()
+        return next((s for s in self._active if s.matches(labels)), None)
